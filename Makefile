@@ -1,0 +1,41 @@
+# Managely: `make run` starts the embedded product, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+
+.PHONY: run test lint i18n i18n-check setup clean
+
+$(STAMP): pyproject.toml
+	@bash ops/setup/system_deps.sh run
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,tryton]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/managely dev --port $(PORT)
+
+test: setup
+	@bash ops/setup/system_deps.sh test
+	$(BIN)/python -m managely.translations compile
+	$(BIN)/python -m managely.translations check
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	@if command -v shellcheck >/dev/null; then shellcheck -S warning $$(find ops -name '*.sh') .ci/run; \
+	else echo "lint: shellcheck not installed (apt-get install shellcheck)"; exit 1; fi
+
+# Extract new strings, merge them into the catalogs, compile. Then translate the Arabic ones.
+i18n: setup
+	$(BIN)/python -m managely.translations all
+
+i18n-check: setup
+	$(BIN)/python -m managely.translations check
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

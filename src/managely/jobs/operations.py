@@ -1,0 +1,28 @@
+"""Operation actors: run one operation; the clock reclaims expired leases."""
+
+from datetime import timedelta
+
+from managely.jobs.clock import every
+from managely.queue import actor
+from managely.services import launches, operations, servers, site_tasks  # noqa: F401  (kinds)
+
+
+@actor("operations.run", queue="operations", max_retries=0, time_limit=3_600_000)
+async def run(operation_id: int) -> None:
+    """Claim and run an operation; a second delivery finds it claimed and returns."""
+    await operations.run(operation_id)
+
+
+@actor("operations.abandon", queue="operations", max_retries=0, time_limit=3_600_000)
+async def abandon(operation_id: int) -> None:
+    """Roll back and fail an operation whose worker died too many times."""
+    await operations.abandon(operation_id)
+
+
+@actor("operations.reclaim", queue="operations")
+async def reclaim() -> None:
+    """Requeue (or fail) operations whose worker stopped renewing the lease."""
+    await operations.reclaim_expired()
+
+
+every(timedelta(minutes=1), "operations.reclaim")

@@ -1,0 +1,63 @@
+"""Migrations: one aerich folder per SQL dialect, both generated from the same models.
+
+Aerich writes dialect-specific SQL, so ``migrations/sqlite`` and ``migrations/postgres`` are
+kept side by side; ``make()`` generates both offline (no database needed) and ``upgrade()``
+applies the folder that matches the configured database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aerich import Command
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
+
+from managely import db
+
+DIALECT_URLS = {
+    "sqlite": "sqlite://:memory:",
+    # Offline generation never connects: the URL only selects the SQL dialect.
+    "postgres": "postgres://offline@127.0.0.1:1/offline",
+}
+
+
+def _command(database_url: str, root: Path) -> Command:
+    location = root / db.dialect(database_url)
+    return Command(
+        tortoise_config=db.tortoise_config(database_url), app="models", location=str(location)
+    )
+
+
+async def upgrade(database_url: str, root: Path = db.MIGRATIONS_ROOT) -> list[str]:
+    """Apply every migration the database has not seen; returns their file names."""
+    # A context of its own, so the process's ORM state is untouched by aerich's.
+    db.forget_cached_sql()
+    async with TortoiseContext():
+        command = _command(database_url, root)
+        try:
+            await command.init()
+            return await command.upgrade(run_in_transaction=True)
+        finally:
+            await Tortoise.close_connections()
+
+
+async def make(name: str, root: Path = db.MIGRATIONS_ROOT) -> dict[str, str]:
+    """Write the next migration for each dialect; an empty string means nothing changed."""
+    written: dict[str, str] = {}
+    for dialect_name, url in DIALECT_URLS.items():
+        written[dialect_name] = await _make_one(name, url, root / dialect_name / "models", root)
+    return written
+
+
+async def _make_one(name: str, url: str, folder: Path, root: Path) -> str:
+    async with TortoiseContext():
+        command = _command(url, root)
+        try:
+            if not any(folder.glob("*.py")):
+                await command.init_migrations(safe=True)
+                return sorted(p.name for p in folder.glob("*.py"))[-1]
+            await command.init(offline=True)
+            return await command.migrate(name, no_input=True, offline=True) or ""
+        finally:
+            await Tortoise.close_connections()

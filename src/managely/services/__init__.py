@@ -1,0 +1,1 @@
+"""Domain logic: async functions with explicit arguments; no request object, no Quart."""

@@ -1,0 +1,183 @@
+"""Settings, read from ``MANAGELY_*`` environment variables only.
+
+Every value goes through a typed reader that rejects bad input with a message naming the
+variable, so a misconfigured process fails at start-up instead of at the first request.
+A secret may come from ``MANAGELY_<NAME>_FILE`` (a path) instead of the variable itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PREFIX = "MANAGELY_"
+CURRENCIES = ("USD", "EUR", "GBP", "SAR", "AED", "EGP")
+
+
+class SettingsError(ValueError):
+    """A MANAGELY_* variable holds a value we cannot use."""
+
+
+def _raw(env: dict[str, str], name: str) -> str | None:
+    key = PREFIX + name
+    file_key = key + "_FILE"
+    if env.get(file_key):
+        path = Path(env[file_key])
+        if not path.is_file():
+            raise SettingsError(f"{file_key} points to {path}, which is not a readable file")
+        return path.read_text().strip()
+    value = env.get(key)
+    return value if value not in (None, "") else None
+
+
+def _str(env: dict[str, str], name: str, default: str | None = None) -> str | None:
+    value = _raw(env, name)
+    return default if value is None else value
+
+
+def _int(env: dict[str, str], name: str, default: int, lo: int = 0, hi: int = 2**31) -> int:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number, not {value!r}") from None
+    if not lo <= number <= hi:
+        raise SettingsError(f"{PREFIX}{name} must be between {lo} and {hi}, not {number}")
+    return number
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, not {value!r}")
+
+
+def _url(
+    env: dict[str, str], name: str, schemes: tuple[str, ...], default: str | None
+) -> str | None:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise SettingsError(f"{PREFIX}{name} must start with one of {allowed}, not {value!r}")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    if value not in choices:
+        raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _domain(env: dict[str, str], name: str, default: str) -> str:
+    value = (_raw(env, name) or default).lower()
+    labels = value.split(".")
+    if not all(label and label.replace("-", "").isalnum() and label.isascii() for label in labels):
+        raise SettingsError(f"{PREFIX}{name} must be a domain name like example.com, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    base_domain: str
+    public_url: str
+    smtp_url: str
+    mail_from: str
+    staff_email: str
+    default_currency: str
+    arabic_digits: bool
+    session_secure: bool
+    worker_threads: int
+    local_tryton_port: int
+    local_server: bool
+    warm_pool_size: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+
+def _secret_key(env: dict[str, str], mode: str, data_dir: Path) -> str:
+    value = _raw(env, "SECRET_KEY")
+    if value is not None:
+        if len(value) < 32:
+            raise SettingsError(f"{PREFIX}SECRET_KEY must be at least 32 characters long")
+        return value
+    if mode == "production":
+        raise SettingsError(
+            f"{PREFIX}SECRET_KEY (or {PREFIX}SECRET_KEY_FILE) is required in production"
+        )
+    # Outside production the key is generated once and kept in the data dir, so sessions and
+    # encrypted secrets survive a restart of `managely dev`.
+    key_file = data_dir / "secret_key"
+    if not key_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load(env: dict[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (``os.environ`` by default)."""
+    env = dict(os.environ if env is None else env)
+    mode = _choice(env, "ENV", ("development", "test", "production"), "development")
+    data_dir = Path(_str(env, "DATA_DIR", "./var")).resolve()
+    default_db = f"sqlite://{data_dir / 'managely.sqlite3'}"
+    database_url = _url(env, "DATABASE_URL", ("sqlite", "postgres", "postgresql"), default_db)
+    base_domain = _domain(env, "BASE_DOMAIN", "localhost")
+    public_url = _url(env, "PUBLIC_URL", ("http", "https"), "http://127.0.0.1:5000")
+    return Settings(
+        env=mode,
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=_url(env, "REDIS_URL", ("redis", "rediss"), None),
+        secret_key=_secret_key(env, mode, data_dir),
+        base_domain=base_domain,
+        public_url=public_url.rstrip("/"),
+        smtp_url=_url(env, "SMTP_URL", ("smtp", "smtps", "console"), "console://"),
+        mail_from=_str(env, "MAIL_FROM", f"Managely <no-reply@{base_domain}>"),
+        staff_email=_str(env, "STAFF_EMAIL", f"staff@{base_domain}"),
+        default_currency=_choice(env, "DEFAULT_CURRENCY", CURRENCIES, "USD"),
+        arabic_digits=_bool(env, "ARABIC_DIGITS", False),
+        session_secure=_bool(env, "SESSION_SECURE", public_url.startswith("https://")),
+        worker_threads=_int(env, "WORKER_THREADS", 4, lo=1, hi=64),
+        local_tryton_port=_int(env, "LOCAL_TRYTON_PORT", 8100, lo=1024, hi=32767),
+        local_server=_bool(env, "LOCAL_SERVER", True),
+        warm_pool_size=_int(env, "WARM_POOL_SIZE", 2, lo=0, hi=100),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load()
+
+
+def reset() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

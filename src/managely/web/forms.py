@@ -1,0 +1,26 @@
+"""Form plumbing shared by blueprints: read fields, show a service error next to its field."""
+
+from __future__ import annotations
+
+from quart import Response, request
+
+from managely.services.errors import ServiceError
+from managely.web.htmx import page_or_partial
+
+
+async def form_fields(*names: str) -> dict[str, str]:
+    form = await request.form
+    return {name: form.get(name, "") for name in names}
+
+
+async def form_error(
+    page: str, error: ServiceError, partial: str | None = None, /, **context: object
+) -> Response:
+    """Re-render a form with the error attached to its field (or above the form)."""
+    errors = {error.field or "__all__": str(error)}
+    response = await page_or_partial(
+        page, partial, status_code=error.status, errors=errors, **context
+    )
+    if error.status == 429:
+        response.headers["Retry-After"] = str(getattr(error, "retry_after", 60))
+    return response

@@ -1,0 +1,107 @@
+"""The customer panel. Every object is fetched through its access helper: foreign is 404."""
+
+from __future__ import annotations
+
+from quart import Blueprint, flash, g, redirect, request, url_for
+
+from managely.i18n import gettext as _
+from managely.services import accounts, catalog, launches
+from managely.services.errors import ServiceError
+from managely.web.auth import login_required
+from managely.web.forms import form_error, form_fields
+from managely.web.htmx import page_or_partial
+
+bp = Blueprint("panel", __name__, url_prefix="/panel")
+
+
+@bp.get("/")
+@login_required
+async def dashboard():
+    companies = await accounts.beneficiaries_of(g.user)
+    systems = await launches.launches_of(g.user)
+    return await page_or_partial("panel/dashboard.html", companies=companies, systems=systems)
+
+
+@bp.route("/companies/<code>", methods=["GET", "POST"])
+@login_required
+async def company(code: str):
+    found = await accounts.get_beneficiary_for_user(g.user, code)
+    if request.method == "GET":
+        return await page_or_partial(
+            "panel/company.html", "panel/_company_form.html", company=found, errors={}
+        )
+    data = await form_fields("name", "country", "tax_id", "address")
+    try:
+        await accounts.update_beneficiary(g.user, code, **data)
+    except ServiceError as error:
+        return await form_error(
+            "panel/company.html", error, "panel/_company_form.html", company=found
+        )
+    await flash(_("Company details saved."), "success")
+    return redirect(url_for("panel.company", code=code))
+
+
+@bp.get("/systems/new")
+@login_required
+async def new_system():
+    return await page_or_partial(
+        "panel/new_system.html", packages=await catalog.active_packages(), data={}, errors={}
+    )
+
+
+@bp.get("/systems/check")
+@login_required
+async def check_subdomain():
+    name = request.args.get("subdomain", "")
+    try:
+        available = await launches.subdomain_available(name)
+        message = None
+    except ServiceError as error:
+        available, message = False, str(error)
+    return await page_or_partial(
+        "panel/_subdomain_check.html", name=name, available=available, message=message
+    )
+
+
+@bp.post("/systems")
+@login_required
+async def create_system():
+    data = await form_fields("subdomain", "package")
+    try:
+        _, operation = await launches.create_system(
+            g.user, package_slug=data["package"], subdomain=data["subdomain"]
+        )
+    except ServiceError as error:
+        return await form_error(
+            "panel/new_system.html", error, packages=await catalog.active_packages(), data=data
+        )
+    return redirect(url_for("operations.page", code=operation.code))
+
+
+@bp.get("/systems/<code>")
+@login_required
+async def system(code: str):
+    launch = await launches.get_launch_for_user(g.user, code)
+    return await page_or_partial(
+        "panel/system.html", launch=launch, operation=await launches.latest_operation(launch)
+    )
+
+
+@bp.post("/systems/<code>/credentials")
+@login_required
+async def reveal_credentials(code: str):
+    """Credentials are shown only after the customer types their own password again."""
+    launch = await launches.get_launch_for_user(g.user, code)
+    data = await form_fields("password")
+    if not accounts.check_password(g.user, data["password"]):
+        return await page_or_partial(
+            "panel/_credentials.html",
+            launch=launch,
+            revealed=None,
+            status_code=400,
+            errors={"password": _("That is not your password.")},
+        )
+    username, password = await launches.credentials_of(launch)
+    return await page_or_partial(
+        "panel/_credentials.html", launch=launch, revealed=(username, password), errors={}
+    )

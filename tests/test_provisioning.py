@@ -1,0 +1,259 @@
+"""From a click to a working Tryton site, for real.
+
+One trytond serves a throw-away root for the whole session (bootstrapped by the real script,
+with one package template). A customer submits the form, follows the SSE stream to 100 %,
+reveals the credentials after typing their password, and those credentials log into the site
+over Tryton's own JSON-RPC. It runs on both tiers, through the local driver and through a real
+OpenSSH server on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from managely.models.catalog import Package
+from managely.models.launches import Launch, LaunchStatus
+from managely.models.servers import ServerStatus
+from managely.services import seed, servers
+from managely.settings import get_settings
+from tests.conftest import PASSWORD, ROOT
+from tests.support import _free_port, fixed_port, text
+
+SCRIPTS = ROOT / "ops" / "scripts"
+
+
+@pytest.fixture(scope="session")
+def tryton_root(tmp_path_factory) -> tuple[Path, int]:
+    root, port = tmp_path_factory.mktemp("tryton") / "root", fixed_port()
+    for script, *args in (
+        (
+            "bootstrap_server.sh",
+            "--port",
+            str(port),
+            "--python",
+            os.sys.executable,
+            "--modules",
+            "sale",
+        ),
+        ("build_template.sh", "--package", "starter", "--modules", "sale"),
+    ):
+        done = subprocess.run(
+            ["bash", str(SCRIPTS / script), "--root", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    yield root, port
+    subprocess.run(
+        ["bash", str(SCRIPTS / "stop_service.sh"), "--root", str(root)],
+        capture_output=True,
+        timeout=60,
+    )
+
+
+async def _platform(tryton_root, **server_options):
+    await seed.seed_demo()
+    # The session's template was built for "starter" with the sale module only.
+    await Package.filter(slug="starter").update(tryton_modules=["sale"])
+    root, port = tryton_root
+    server = await servers.add_server(
+        root=str(root), tryton_port=port, capacity=10, **server_options
+    )
+    server.status = ServerStatus.ACTIVE
+    await server.save()
+    return server
+
+
+def tryton_login(url: str, login: str, password: str):
+    request = urllib.request.Request(  # noqa: S310 (the site's http URL on loopback)
+        url + "rpc/",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+        data=json.dumps(
+            {"id": 1, "method": "common.db.login", "params": [login, {"password": password}, "en"]}
+        ).encode(),
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:  # trytond answers a refused login with 401
+        return {"error": error.code}
+
+
+async def provision_through_the_panel(alice_client, subdomain: str) -> Launch:
+    response = await alice_client.post(
+        "/panel/systems", {"subdomain": subdomain, "package": "starter"}
+    )
+    assert response.status_code == 302, await text(response)
+    progress_url = response.headers["Location"]
+    assert progress_url.startswith("/operations/")
+    page = await text(await alice_client.get(progress_url))
+    assert 'sse-connect="' + progress_url + '/events"' in page
+
+    # The SSE stream pushes the widget on every change and ends once the operation is final.
+    stream = await text(await alice_client.get(progress_url + "/events"))
+    frames = [f for f in stream.split("\n\n") if f.startswith("event: progress")]
+    seen = [int(p) for p in re.findall(r'data-progress="(\d+)"', stream)]
+    assert seen == sorted(seen) and seen[-1] == 100, seen
+    assert len(set(seen)) >= 3, "the bar moved through several values"
+    assert "sse-connect" not in frames[-1], "the final widget stops listening"
+
+    status = await (
+        await alice_client.get(
+            f"/system_creation_progress_status?code={progress_url.rsplit('/', 1)[1]}"
+        )
+    ).get_json()
+    assert status["status"] == "succeeded" and status["progress"] == 100
+    assert all(step["status"] == "succeeded" for step in status["steps"])
+    return await Launch.get(subdomain=subdomain)
+
+
+async def reveal_and_login(alice_client, launch: Launch) -> None:
+    assert launch.status == LaunchStatus.ACTIVE
+    page = await text(await alice_client.get(f"/panel/systems/{launch.code}"))
+    assert launch.url in page
+    wrong = await alice_client.post(
+        f"/panel/systems/{launch.code}/credentials", {"password": "nope-nope-1"}
+    )
+    assert wrong.status_code == 400
+    shown = await text(
+        await alice_client.post(f"/panel/systems/{launch.code}/credentials", {"password": PASSWORD})
+    )
+    login, password = re.findall(r"<code>([^<]+)</code>", shown)
+    answer = tryton_login(launch.url, login, password)
+    assert "result" in answer and answer["result"][0] >= 1, answer
+    assert tryton_login(launch.url, login, password + "x") == {"error": 401}
+
+
+async def test_a_customer_gets_a_working_tryton_site_through_the_local_driver(
+    tryton_root, alice, alice_client
+):
+    await _platform(tryton_root, name="local-prov", host="127.0.0.1", driver="local")
+    launch = await provision_through_the_panel(alice_client, "acme-local")
+    await reveal_and_login(alice_client, launch)
+
+
+async def test_a_customer_gets_a_working_tryton_site_through_ssh(
+    tryton_root, ssh_server, alice, alice_client
+):
+    await _platform(
+        tryton_root,
+        name="ssh-prov",
+        host=ssh_server.host,
+        driver="ssh",
+        port=ssh_server.port,
+        ssh_user=ssh_server.user,
+        private_key_pem=ssh_server.client_key_pem,
+        host_key=ssh_server.host_key_line,
+    )
+    launch = await provision_through_the_panel(alice_client, "acme-ssh")
+    await reveal_and_login(alice_client, launch)
+
+
+async def test_an_unreachable_server_fails_readably_and_leaves_no_site(
+    tryton_root, alice, alice_client
+):
+    from managely.hosts.ssh import generate_keypair
+
+    private, _ = generate_keypair()
+    await _platform(
+        tryton_root,
+        name="gone",
+        host="127.0.0.1",
+        driver="ssh",
+        port=_free_port(),
+        private_key_pem=private,
+        host_key=None,
+    )
+    response = await alice_client.post(
+        "/panel/systems", {"subdomain": "acme-gone", "package": "starter"}
+    )
+    stream = await text(await alice_client.get(response.headers["Location"] + "/events"))
+    assert "We could not finish setting up your system" in stream
+    launch = await Launch.get(subdomain="acme-gone")
+    assert launch.status == LaunchStatus.FAILED
+    assert not (tryton_root[0] / "db" / f"{launch.site_name}.sqlite").exists()
+
+
+async def _template_built(server) -> None:
+    """The session's template exists on this root: record it the way a bootstrap would."""
+    from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
+
+    await SaaSOperation.create(
+        kind=OperationKind.BOOTSTRAP_SERVER,
+        server=server,
+        status=OperationStatus.SUCCEEDED,
+        params={"variant": "template", "package": "starter"},
+    )
+
+
+async def test_a_trial_claims_a_warm_standby_and_the_pool_refills(
+    tryton_root, alice, alice_client, run_jobs
+):
+    from managely.services import launches
+
+    server = await _platform(tryton_root, name="pool-host", host="127.0.0.1", driver="local")
+    await _template_built(server)
+    assert await launches.refill_pool(size=1) == 1
+    await run_jobs()
+    standby = await Launch.get(is_standby=True)
+    assert standby.status == LaunchStatus.ACTIVE and standby.user_id is None
+    _, old_password = await launches.credentials_of(standby)
+
+    response = await alice_client.post(
+        "/panel/systems", {"subdomain": "acme-warm", "package": "starter"}
+    )
+    progress_url = response.headers["Location"]
+    stream = await text(await alice_client.get(progress_url + "/events"))
+    assert 'data-progress="100"' in stream
+    launch = await Launch.get(subdomain="acme-warm")
+    assert launch.id == standby.id, "the trial is the standby site, claimed"
+    assert launch.site_name == standby.site_name and not launch.is_standby
+    await reveal_and_login(alice_client, launch)
+    assert tryton_login(launch.url, "admin", old_password) == {"error": 401}
+
+    await run_jobs()  # the claim queued a refill up to the configured size
+    refilled = await Launch.filter(is_standby=True, status=LaunchStatus.ACTIVE).count()
+    assert refilled == get_settings().warm_pool_size == 2
+
+
+async def test_a_backup_records_its_checksum_and_a_delete_frees_the_name(
+    tryton_root, alice, alice_client, run_jobs
+):
+    import hashlib
+
+    from managely.models.servers import Server
+    from managely.services import site_tasks
+
+    await _platform(tryton_root, name="task-host", host="127.0.0.1", driver="local")
+    launch = await provision_through_the_panel(alice_client, "acme-tasks")
+    backup = await site_tasks.back_up(launch)
+    await run_jobs()
+    await backup.refresh_from_db()
+    assert backup.status == "succeeded", backup.error
+    archive = Path(backup.path)
+    assert archive.is_file() and backup.size_bytes == archive.stat().st_size
+    assert backup.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+
+    database = tryton_root[0] / "db" / f"{launch.site_name}.sqlite"
+    assert database.exists()
+    await site_tasks.delete_system(launch)
+    await run_jobs()
+    await launch.refresh_from_db()
+    assert launch.status == LaunchStatus.DELETED and not database.exists()
+    assert (await Server.get(name="task-host")).sites_count == 0
+    assert (await alice_client.get(f"/panel/systems/{launch.code}")).status_code == 404
+    response = await alice_client.post(
+        "/panel/systems", {"subdomain": "acme-tasks", "package": "starter"}
+    )
+    assert response.status_code == 302, "the name is free again"
+    await run_jobs()
