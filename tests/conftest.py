@@ -34,9 +34,9 @@ _load_test_env()
 
 import asyncpg  # noqa: E402
 import dramatiq  # noqa: E402
-from dramatiq.common import iter_queue  # noqa: E402
 import pytest  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
+from dramatiq.common import iter_queue  # noqa: E402
 
 from managely import db, queue, redis_client, schema, settings  # noqa: E402
 from managely.embedded import start_worker, stop_worker  # noqa: E402
