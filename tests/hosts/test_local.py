@@ -82,6 +82,23 @@ async def test_it_kills_a_script_and_its_children_on_timeout(driver: LocalDriver
     assert await wait_until_gone(int(run.results["child_pid"]))
 
 
+async def test_each_step_gets_its_own_timeout(driver: LocalDriver) -> None:
+    # Three steps of 0.6 s each outlast one step's limit together, but none alone.
+    run = await driver.run("timed_steps.sh", ["0.6", "0.6", "0.6"], timeout=10, step_timeout=1)
+    assert run.ok and run.results["steps"] == "3"
+
+    started = time.monotonic()
+    run = await driver.run("timed_steps.sh", ["0.2", "30"], timeout=10, step_timeout=1)
+    assert 1 <= time.monotonic() - started < 3
+    assert run.timed_out and run.last_step == "s2"
+    assert run.error == "step s2 timed out after 1 s"
+
+
+async def test_the_run_timeout_still_bounds_many_quick_steps(driver: LocalDriver) -> None:
+    run = await driver.run("timed_steps.sh", ["0.4"] * 10, timeout=1, step_timeout=5)
+    assert run.timed_out and run.error == "timed out after 1 s"
+
+
 async def test_it_passes_arguments_verbatim(driver: LocalDriver, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     args = ["--root=/srv/x", "a,b", "user@host", "+1", "-n", "x=y:z"]

@@ -224,6 +224,15 @@ async def test_it_kills_a_script_that_times_out(make_driver: MakeDriver) -> None
     assert (await driver.run("args.sh")).ok  # the connection is still fine
 
 
+async def test_a_step_that_overruns_its_timeout_is_stopped(make_driver: MakeDriver) -> None:
+    driver = make_driver()
+    run = await driver.run("timed_steps.sh", ["0.6", "0.6", "0.6"], timeout=10, step_timeout=1)
+    assert run.ok and run.results["steps"] == "3"
+    run = await driver.run("timed_steps.sh", ["0.2", "30"], timeout=10, step_timeout=1)
+    assert run.timed_out and run.error == "step s2 timed out after 1 s"
+    assert (await driver.run("args.sh")).ok
+
+
 async def test_it_checks_the_host(make_driver: MakeDriver) -> None:
     assert await make_driver().check()
     assert not await make_driver(port=1).check()

@@ -219,11 +219,36 @@ class ScriptOutput:
 
     redact: Redactor
     on_event: EventHandler | None = None
+    # Each ``::step`` gets this long; the whole run still ends at the run's own timeout.
+    step_timeout: float | None = None
     log_tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
     results: dict[str, str] = field(default_factory=dict)
     error: str = ""
     last_step: str = ""
     _splitter: LineSplitter = field(default_factory=LineSplitter)
+    _deadline: asyncio.Timeout | None = None
+    _run_ends_at: float = 0.0
+    _step_bound: bool = False  # the deadline now armed is the step's, not the run's
+
+    def bind(self, deadline: asyncio.Timeout, timeout: float) -> None:
+        """Let step lines move ``deadline`` (entered, covering the run's ``timeout``)."""
+        self._deadline = deadline
+        self._run_ends_at = asyncio.get_running_loop().time() + timeout
+        self._arm_step()
+
+    def _arm_step(self) -> None:
+        if self._deadline is None or self.step_timeout is None:
+            return
+        step_ends_at = asyncio.get_running_loop().time() + self.step_timeout
+        self._step_bound = step_ends_at < self._run_ends_at
+        self._deadline.reschedule(min(step_ends_at, self._run_ends_at))
+
+    def timeout_reason(self, timeout: float) -> str:
+        """Why a run that hit its deadline was stopped, naming the step when it was one."""
+        if self._step_bound:
+            step = self.last_step or "start"
+            return f"step {step} timed out after {self.step_timeout:g} s"
+        return f"timed out after {timeout:g} s"
 
     async def pump(self, read: Callable[[int], Awaitable[bytes]]) -> None:
         """Read the merged stdout/stderr until end of file, line by line as it arrives."""
@@ -241,6 +266,7 @@ class ScriptOutput:
         event = parse_line(line)
         if event.kind == "step":
             self.last_step = event.text
+            self._arm_step()
         elif event.kind == "result":
             self.results[event.key] = event.text
         elif event.kind == "error":
@@ -281,6 +307,7 @@ class HostDriver(ABC):
         *,
         secrets: Mapping[str, str] = NO_SECRETS,
         timeout: float = 600,
+        step_timeout: float | None = None,
         on_event: EventHandler | None = None,
     ) -> ScriptRun:
         """Run ``script`` with ``args``; secrets go to its stdin, never to argv or the logs.
@@ -288,13 +315,14 @@ class HostDriver(ABC):
         Everything is validated before anything starts. ``on_event`` is awaited for each
         output line as it arrives. ``timeout`` covers the script itself, not the wait for a
         concurrency slot nor connecting; when it expires the script's process group is killed
-        and ``timed_out`` is set. Raises ``HostError`` when the host cannot be reached (the
+        and ``timed_out`` is set. ``step_timeout`` bounds each ``::step`` (and what the
+        script does before its first step) within that. Raises ``HostError`` when the host cannot be reached (the
         script did not start).
         """
         validate_script(script, self.scripts_dir)
         validate_args(args)
         stdin = secrets_input(secrets)
-        output = ScriptOutput(Redactor(secrets), on_event)
+        output = ScriptOutput(Redactor(secrets), on_event, step_timeout=step_timeout)
         async with self._slots:
             started = time.monotonic()
             outcome = await self._execute(script, list(args), stdin, output, timeout)

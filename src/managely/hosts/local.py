@@ -55,14 +55,16 @@ class LocalDriver(HostDriver):
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
+                output.bind(deadline, timeout)
                 await _feed_stdin(process, stdin)
                 return Outcome(await _wait_and_pump(process, output))
         except TimeoutError:
             if not deadline.expired():
                 raise
-            log.warning("%s timed out after %g s; killing it", script, timeout)
+            reason = output.timeout_reason(timeout)
+            log.warning("%s: %s; killing it", script, reason)
             code = await _kill_group(process)
-            return Outcome(code, timed_out=True, reason=f"timed out after {timeout:g} s")
+            return Outcome(code, timed_out=True, reason=reason)
         finally:
             # Cancelled, or the caller's on_event failed: the script must not outlive the run.
             if process.returncode is None:

@@ -137,6 +137,7 @@ class SshDriver(HostDriver):
         group: int | None = None
         try:
             async with deadline:
+                output.bind(deadline, timeout)
                 process.stdin.write(stdin)
                 process.stdin.write_eof()
                 group = await _process_group(process, output)
@@ -145,10 +146,11 @@ class SshDriver(HostDriver):
         except TimeoutError:
             if not deadline.expired():
                 raise
-            log.warning("%s on %s timed out after %g s; killing it", script, self.where, timeout)
+            reason = output.timeout_reason(timeout)
+            log.warning("%s on %s: %s; killing it", script, self.where, reason)
             await self._stop(conn, process, group)
             code = process.returncode
-            return Outcome(-1 if code is None else code, True, f"timed out after {timeout:g} s")
+            return Outcome(-1 if code is None else code, True, reason)
         except (asyncssh.Error, OSError):
             if not conn.is_closed():
                 raise

@@ -223,6 +223,11 @@ async def _fail(operation: SaaSOperation, spec: OperationSpec, detail: str, step
     await publish(operation)
 
 
+def run_timeout(operation: SaaSOperation) -> int:
+    """The whole script's limit: every declared step may use its own timeout, no more."""
+    return operation.step_timeout_s * max(1, len(operation.steps))
+
+
 async def run(operation_id: int, owner: str | None = None) -> SaaSOperation | None:
     """Claim and run one operation to its end (the body of the ``operations.run`` actor)."""
     from managely.services.servers import driver_for_server
@@ -246,7 +251,8 @@ async def run(operation_id: int, owner: str | None = None) -> SaaSOperation | No
             spec.script,
             args,
             secrets=secrets,
-            timeout=operation.step_timeout_s,
+            timeout=run_timeout(operation),
+            step_timeout=operation.step_timeout_s,
             on_event=progress.on_event,
         )
     except (UnsafeArgument, OSError) as exc:
