@@ -26,6 +26,7 @@ test: setup
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
+	@bash ops/setup/system_deps.sh lint
 	$(BIN)/ruff check src tests bench
 	@if command -v shellcheck >/dev/null; then shellcheck -S warning $$(find ops -name '*.sh') .ci/run; \
 	else echo "lint: shellcheck not installed (apt-get install shellcheck)"; exit 1; fi

@@ -2,18 +2,21 @@
 # Installs and starts what Managely needs from Debian/Ubuntu, and says what it did.
 #   system_deps.sh run    what `make run` needs (Python venv, fonts and Pango for PDFs)
 #   system_deps.sh test   plus PostgreSQL, Redis, OpenSSH and the tools the tests use
+#   system_deps.sh lint   shellcheck, for `make lint`
 # As root it installs missing packages with apt-get; otherwise it prints the exact command.
 set -euo pipefail
 
-usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
-  run|test) mode=$1 ;;
+  run|test|lint) mode=$1 ;;
   *) usage >&2; exit 2 ;;
 esac
 
 packages=(python3-venv python3-dev libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core)
-if [ "$mode" = test ]; then
+if [ "$mode" = lint ]; then
+  packages=(shellcheck)
+elif [ "$mode" = test ]; then
   packages+=(postgresql redis-server openssh-server openssh-client shellcheck poppler-utils)
 fi
 
@@ -31,11 +34,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   else
     echo "system_deps: missing Debian packages: ${missing[*]}" >&2
     echo "system_deps: run: sudo apt-get install -y ${missing[*]}" >&2
-    [ "$mode" = run ] && exit 1
+    [ "$mode" = test ] || exit 1
   fi
 fi
 
-[ "$mode" = run ] && exit 0
+[ "$mode" = test ] || exit 0
 
 # PostgreSQL on 127.0.0.1:5432, where the tests connect as user postgres without a password.
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
