@@ -257,3 +257,78 @@ async def test_a_backup_records_its_checksum_and_a_delete_frees_the_name(
     )
     assert response.status_code == 302, "the name is free again"
     await run_jobs()
+
+
+HOSTILE_DOMAINS = [
+    "erp.example.com;reboot",
+    "$(id).example.com",
+    "`id`.example.com",
+    "erp.example.com\nevil.com",
+    "erp..example.com",
+    "../etc/passwd",
+    "еrp.example.com",  # Cyrillic е
+    "ｅｒｐ.example.com",  # full-width
+    "a" * 64 + ".example.com",
+    ("abc." * 64) + "com",
+    "localhost",
+    "erp.localhost",
+    "-erp.example.com",
+    "erp.example.123",
+    "",
+]
+
+
+async def test_a_custom_domain_gets_mapped_then_a_certificate_and_a_restore_undoes_changes(
+    tryton_root, alice, alice_client, run_jobs
+):
+    import sqlite3
+
+    from managely.models.launches import Certificate, CustomDomain
+    from managely.models.operations import SaaSOperation
+    from managely.services import site_tasks
+    from managely.services.errors import ServiceError
+
+    await _platform(tryton_root, name="domain-host", host="127.0.0.1", driver="local")
+    launch = await provision_through_the_panel(alice_client, "acme-domain")
+    before = await SaaSOperation.all().count()
+    for hostile in HOSTILE_DOMAINS:
+        with pytest.raises(ServiceError):
+            await site_tasks.change_domain(launch, hostile)
+    assert await SaaSOperation.all().count() == before, "no operation for a hostile domain"
+    assert await CustomDomain.all().count() == 0
+
+    # The Tryton root outlives a tier's database: each tier maps a domain of its own.
+    domain = f"erp.{launch.site_name}.example.com"
+    await site_tasks.change_domain(launch, domain.upper())
+    await run_jobs()
+    await launch.refresh_from_db()
+    assert launch.custom_domain == domain
+    record = await CustomDomain.get(launch=launch)
+    assert record.status == "active"
+    certificate = await Certificate.get(launch=launch)
+    assert certificate.status == "issued" and certificate.kind == "self_signed"
+    assert 80 <= (certificate.expires_at - certificate.issued_at).days <= 90
+    root = tryton_root[0]
+    assert (root / "certs" / domain / "fullchain.pem").is_file()
+    assert f"{domain} {launch.site_name}" in (root / "etc" / "domains.map").read_text()
+
+    # Another system cannot take the same domain.
+    other = await provision_through_the_panel(alice_client, "acme-other")
+    with pytest.raises(ServiceError, match="already used"):
+        await site_tasks.change_domain(other, domain)
+
+    # Restore: a change made after the backup is gone again.
+    database = root / "db" / f"{launch.site_name}.sqlite"
+    backup = await site_tasks.back_up(launch)
+    await run_jobs()
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE res_user SET name = 'Changed after backup' WHERE login='admin'")
+    operation = await site_tasks.restore(launch)
+    await run_jobs()
+    await operation.refresh_from_db()
+    assert operation.status == "succeeded", operation.error_detail
+    assert operation.params == {"backup": backup.id}
+    with sqlite3.connect(database) as connection:
+        (name,) = connection.execute("SELECT name FROM res_user WHERE login='admin'").fetchone()
+    assert name != "Changed after backup"
+    await reveal_and_login(alice_client, launch)
