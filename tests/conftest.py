@@ -40,7 +40,7 @@ from dramatiq.common import iter_queue  # noqa: E402
 
 from managely import db, queue, redis_client, schema, settings  # noqa: E402
 from managely.embedded import start_worker, stop_worker  # noqa: E402
-from managely.services import accounts, ratelimit  # noqa: E402
+from managely.services import accounts, catalog, ratelimit  # noqa: E402
 from managely.web import create_app  # noqa: E402
 from tests.hosts.sshd import SshServer, sshd_missing_reason  # noqa: E402
 from tests.support import Browser, Inbox, start_smtp  # noqa: E402
@@ -197,6 +197,7 @@ async def database(tier: Tier, smtp: Inbox):
     _apply_env(MANAGELY_DATABASE_URL=url)
     await db.init(settings.get_settings())
     await accounts.ensure_roles()
+    catalog.invalidate()  # a snapshot of the previous test's database must not show
     ratelimit.reset_memory()
     redis = redis_client.get_redis()
     if redis is not None:

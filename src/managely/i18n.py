@@ -93,6 +93,11 @@ _ = gettext
 _l = lazy_gettext
 
 
+def uses_arabic_digits() -> bool:
+    """Whether numbers are shown with Arabic-Indic digits for this request."""
+    return bool(_arabic_digits.get() and current_locale() == "ar")
+
+
 _NUMBER_RUN = re.compile(r"\d[\d,.]*\d|\d")
 
 

@@ -1,12 +1,15 @@
-"""The public portal: front page, contact form, language choice."""
+"""The public portal: front page with the catalog, contact form, language choice."""
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, g, make_response, redirect, request, url_for
+from markupsafe import Markup
+from quart import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
 
 from managely import i18n
 from managely.i18n import gettext as _
-from managely.services import accounts, platform
+from managely.i18n import lazy_gettext as _l
+from managely.models.catalog import BillingPeriod
+from managely.services import accounts, catalog, platform
 from managely.services.errors import ServiceError
 from managely.web.auth import client_ip
 from managely.web.forms import form_error, form_fields
@@ -16,9 +19,55 @@ bp = Blueprint("portal", __name__)
 LANG_COOKIE = "lang"
 
 
+PERIOD_NAMES = {
+    BillingPeriod.MONTHLY: _l("monthly"),
+    BillingPeriod.QUARTERLY: _l("quarterly"),
+    BillingPeriod.SEMIANNUAL: _l("every six months"),
+    BillingPeriod.YEARLY: _l("yearly"),
+}
+BACKUP_NAMES = {"daily": _l("Daily backups"), "6h": _l("Backups every 6 hours")}
+# Rendered catalogs, by (catalog version, locale, Arabic digits, currency, period): the same
+# for every visitor, so rendered once. Small: a few currencies x periods x two languages.
+_fragments: dict[tuple, Markup] = {}
+
+
+async def catalog_fragment(currency: str | None, period: str | None) -> Markup:
+    snapshot = await catalog.snapshot()
+    currency = snapshot.currency_or_default(currency or (g.user.currency if g.user else None))
+    if period not in snapshot.periods:
+        period = BillingPeriod.MONTHLY if BillingPeriod.MONTHLY in snapshot.periods else None
+        period = period or (snapshot.periods[0] if snapshot.periods else BillingPeriod.MONTHLY)
+    key = (snapshot.serial, i18n.current_locale(), i18n.uses_arabic_digits(), currency, period)
+    html = _fragments.get(key)
+    if html is None:
+        if len(_fragments) > 256 or any(k[0] != key[0] for k in _fragments):
+            _fragments.clear()  # a new snapshot: the old renderings are stale
+        html = Markup(  # noqa: S704 - an autoescaped template's output
+            await render_template(
+                "portal/_catalog.html",
+                catalog=snapshot,
+                currency=currency,
+                period=BillingPeriod(period),
+                period_names=PERIOD_NAMES,
+                backup_names=BACKUP_NAMES,
+            )
+        )
+        _fragments[key] = html
+    return html
+
+
 @bp.get("/")
 async def home():
-    return await page_or_partial("portal/home.html")
+    html = await catalog_fragment(request.args.get("currency"), request.args.get("period"))
+    if (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Target") == "catalog"
+    ):
+        response = await make_response(html)
+    else:
+        response = await page_or_partial("portal/home.html", catalog_html=html)
+    response.vary.add("HX-Target")
+    return response
 
 
 @bp.post("/lang")
