@@ -52,7 +52,7 @@ def po_path(locale: str) -> Path:
 def update() -> None:
     for locale in LOCALES:
         command = "update" if po_path(locale).exists() else "init"
-        extra = ["--no-wrap", "--ignore-obsolete", "--omit-header"] if command == "update" else []
+        extra = ["--no-wrap", "--ignore-obsolete"] if command == "update" else []
         _pybabel(command, "-i", str(POT), "-d", str(LOCALES_DIR), "-l", locale, *extra)
 
 
