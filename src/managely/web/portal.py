@@ -70,6 +70,21 @@ async def home():
     return response
 
 
+@bp.get("/about")
+async def about():
+    return await page_or_partial("portal/about.html")
+
+
+@bp.get("/terms")
+async def terms():
+    return await page_or_partial("portal/terms.html")
+
+
+@bp.get("/privacy")
+async def privacy():
+    return await page_or_partial("portal/privacy.html")
+
+
 @bp.post("/lang")
 async def set_language():
     data = await form_fields("locale", "next")
