@@ -8,7 +8,10 @@ scripts validate every argument again.
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -18,14 +21,22 @@ from managely import crypto, db
 from managely.hosts.base import ScriptRun
 from managely.i18n import lazy_gettext as _l
 from managely.models.accounts import ServiceBeneficiary, User
+from managely.models.addons import AddonApp
 from managely.models.base import new_code
-from managely.models.catalog import BillingPeriod, Package, PackagePeriod
+from managely.models.billing import Invoice, WalletTransaction, WalletTransactionKind
+from managely.models.catalog import (
+    BillingPeriod,
+    Package,
+    PackagePeriod,
+    PromoCode,
+    PromoRedemption,
+)
 from managely.models.launches import Launch, LaunchStatus, LaunchUserCredentials
 from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
 from managely.models.servers import Server, ServerStatus
 from managely.models.subscriptions import Subscription, SubscriptionStatus
 from managely.queue import enqueue
-from managely.services import operations, servers
+from managely.services import invoices, operations, pricing, servers, wallet
 from managely.services.errors import Conflict, NotFound, ValidationError
 from managely.settings import get_settings
 
@@ -93,30 +104,130 @@ async def subdomain_available(value: str) -> bool:
 
 
 async def _trial_subscription(
-    user: User, company: ServiceBeneficiary, package: Package
+    user: User,
+    company: ServiceBeneficiary,
+    package: Package,
+    period: str | None = None,
+    currency: str | None = None,
 ) -> Subscription:
-    period = (
-        await PackagePeriod.filter(
-            package=package, period=BillingPeriod.MONTHLY, currency=user.currency or "USD"
+    wanted = PackagePeriod.filter(package=package, is_active=True)
+    row = (
+        await wanted.filter(
+            period=period or BillingPeriod.MONTHLY, currency=currency or user.currency or "USD"
         ).first()
-        or await PackagePeriod.filter(package=package).order_by("months").first()
+        or await wanted.order_by("months").first()
     )
-    if period is None:
+    if row is None:
         raise ValidationError(_l("This package is not on sale right now."), field="package")
     start = datetime.now(UTC)
-    ends = start + timedelta(days=period.trial_days or 14)
+    ends = start + timedelta(days=row.trial_days or 14)
     return await Subscription.create(
         user=user,
         beneficiary=company,
         package=package,
-        period=period,
-        currency=period.currency,
+        period=row,
+        currency=row.currency,
         status=SubscriptionStatus.TRIAL,
-        price_minor=period.price_minor,
+        price_minor=row.price_minor,
         trial_ends_at=ends,
         current_period_start=start,
         current_period_end=ends,
     )
+
+
+@dataclass(frozen=True)
+class Order:
+    """A paid launch: what the customer chose and the key that makes a resubmission safe."""
+
+    period: str
+    currency: str
+    addons: tuple[AddonApp, ...] = ()
+    promo_code: str | None = None
+    key: str = ""
+
+
+async def _paid_subscription(
+    user: User, company: ServiceBeneficiary, package: Package, order: Order
+) -> Subscription:
+    """Price the order, then write the subscription, its invoice, the wallet debit and the
+    promo redemption; the caller's transaction holds them all or none."""
+    quote = await pricing.quote(
+        package,
+        order.period,
+        order.currency,
+        user=user,
+        beneficiary=company,
+        addons=order.addons,
+        promo_code=order.promo_code,
+    )
+    period = await PackagePeriod.get(
+        package=package, period=order.period, currency=quote.currency, is_active=True
+    )
+    promo = await PromoCode.get(id=quote.promo_id) if quote.promo_id else None
+    start = datetime.now(UTC)
+    subscription = await Subscription.create(
+        user=user,
+        beneficiary=company,
+        package=package,
+        period=period,
+        currency=quote.currency,
+        status=SubscriptionStatus.ACTIVE,
+        price_minor=quote.package_price_minor,
+        current_period_start=start,
+        current_period_end=add_months(start, quote.months),
+        promo=promo,
+        promo_cycles_left=(promo.first_n_cycles - 1) if promo and promo.first_n_cycles else None,
+    )
+    invoice = await invoices.issue(user, quote, beneficiary=company, subscription=subscription)
+    if quote.total_minor:
+        await wallet.post(
+            user,
+            quote.currency,
+            -quote.total_minor,
+            WalletTransactionKind.CHARGE,
+            f"order:{order.key or subscription.code}",
+            reference=invoice.number,
+            description=f"{package.slug} {order.period}",
+        )
+    if promo is not None:
+        await _redeem(promo, user, subscription, quote)
+    return subscription
+
+
+async def _redeem(promo: PromoCode, user: User, subscription: Subscription, quote) -> None:
+    # The last use of a limited code goes to one buyer only: a conditional increment.
+    limit = {} if promo.max_uses is None else {"uses_count__lt": promo.max_uses}
+    taken = await PromoCode.filter(id=promo.id, **limit).update(uses_count=F("uses_count") + 1)
+    if not taken:
+        raise ValidationError(_l("This promo code has been used up."), field="promo_code")
+    await PromoRedemption.create(
+        promo=promo,
+        user=user,
+        subscription=subscription,
+        discount_minor=quote.promo_discount_minor,
+        currency=quote.currency,
+        idempotency_key=f"promo:{subscription.code}",
+    )
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` later, or the month's last day when it is shorter."""
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    last_day = calendar.monthrange(year, month)[1]
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+async def _order_placed(user: User, key: str) -> tuple[Launch, SaaSOperation] | None:
+    """The launch a resubmitted order form already made (same key), if any."""
+    charge = await WalletTransaction.get_or_none(idempotency_key=f"order:{key}")
+    if charge is None:
+        return None
+    invoice = await Invoice.get_or_none(number=charge.reference, user=user)
+    launch = invoice and await Launch.filter(subscription_id=invoice.subscription_id).first()
+    if launch is None:
+        return None
+    return launch, await latest_operation(launch)
 
 
 async def create_system(
@@ -126,8 +237,15 @@ async def create_system(
     subdomain: str,
     company_code: str | None = None,
     region: str = "default",
+    order: Order | None = None,
+    trial_check: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[Launch, SaaSOperation]:
-    """Start a trial system for ``user``; returns the launch and its provisioning operation."""
+    """Start a system for ``user``: a trial, or with ``order`` one paid from the wallet.
+
+    Subscription, invoice, wallet debit, launch, credentials and the operation are written in
+    one transaction; the worker does the rest. ``trial_check`` (the abuse controls) runs inside
+    that transaction, so a refused trial leaves nothing behind.
+    """
     subdomain = validate_subdomain(subdomain)
     package = await Package.get_or_none(slug=package_slug, is_active=True)
     if package is None:
@@ -139,15 +257,27 @@ async def create_system(
     )
     if company is None:
         raise NotFound(_l("Not found."))
+    if order is not None and order.key:
+        placed = await _order_placed(user, order.key)
+        if placed is not None:
+            return placed
     if await Launch.exists(subdomain=subdomain):
         raise Conflict(_l("This name is taken. Please choose another."), field="subdomain")
+
+    async def subscribe() -> Subscription:
+        if order is not None:
+            return await _paid_subscription(user, company, package, order)
+        if trial_check is not None:
+            await trial_check()
+        return await _trial_subscription(user, company, package)
+
     try:
         async with db.atomic():
-            claimed = await _claim_standby(user, company, package, subdomain, region)
+            claimed = await _claim_standby(user, company, package, subdomain, region, subscribe)
             if claimed is not None:
                 return claimed
             server = await servers.place(region)
-            subscription = await _trial_subscription(user, company, package)
+            subscription = await subscribe()
             launch = await Launch.create(
                 user=user,
                 beneficiary=company,
@@ -157,7 +287,7 @@ async def create_system(
                 subdomain=subdomain,
                 site_name=_site_name(),
                 status=LaunchStatus.PROVISIONING,
-                is_trial=True,
+                is_trial=order is None,
                 erp=package.erp,
                 db_backend=server.db_backend,
             )
@@ -186,7 +316,12 @@ def _site_name() -> str:
 
 
 async def _claim_standby(
-    user: User, company: ServiceBeneficiary, package: Package, subdomain: str, region: str
+    user: User,
+    company: ServiceBeneficiary,
+    package: Package,
+    subdomain: str,
+    region: str,
+    subscribe: Callable[[], Awaitable[Subscription]],
 ) -> tuple[Launch, SaaSOperation] | None:
     """Take a ready standby site, if the pool has one: a trial is then a claim and a new
     admin password, not a build. The pool is refilled after the commit."""
@@ -204,13 +339,13 @@ async def _claim_standby(
         taken = await Launch.filter(id=standby.id, is_standby=True).update(is_standby=False)
         if not taken:
             continue  # another trial claimed it first
-        subscription = await _trial_subscription(user, company, package)
+        subscription = await subscribe()
         await Launch.filter(id=standby.id).update(
             user=user,
             beneficiary=company,
             subscription=subscription,
             subdomain=subdomain,
-            is_trial=True,
+            is_trial=subscription.status == SubscriptionStatus.TRIAL,
             status=LaunchStatus.PROVISIONING,
         )
         await LaunchUserCredentials.filter(launch_id=standby.id).update(

@@ -120,3 +120,7 @@ async def ledger(user: User, currency: str, limit: int = 50) -> list[WalletTrans
     if wallet is None:
         return []
     return await WalletTransaction.filter(wallet=wallet).order_by("-id").limit(limit)
+
+
+async def balances(user: User) -> list[Wallet]:
+    return await Wallet.filter(user=user).order_by("currency")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from managely.i18n import gettext as _
-from managely.services import accounts, catalog, launches
+from managely.services import accounts, launches
+from managely.services import wallet as wallet_service
 from managely.services.errors import ServiceError
+from managely.web import checkout
 from managely.web.auth import login_required
 from managely.web.forms import form_error, form_fields
-from managely.web.htmx import page_or_partial
+from managely.web.htmx import page_or_partial, safe_next
 
 bp = Blueprint("panel", __name__, url_prefix="/panel")
 
@@ -41,14 +43,6 @@ async def company(code: str):
     return redirect(url_for("panel.company", code=code))
 
 
-@bp.get("/systems/new")
-@login_required
-async def new_system():
-    return await page_or_partial(
-        "panel/new_system.html", packages=await catalog.active_packages(), data={}, errors={}
-    )
-
-
 @bp.get("/systems/check")
 @login_required
 async def check_subdomain():
@@ -66,16 +60,8 @@ async def check_subdomain():
 @bp.post("/systems")
 @login_required
 async def create_system():
-    data = await form_fields("subdomain", "package")
-    try:
-        _, operation = await launches.create_system(
-            g.user, package_slug=data["package"], subdomain=data["subdomain"]
-        )
-    except ServiceError as error:
-        return await form_error(
-            "panel/new_system.html", error, packages=await catalog.active_packages(), data=data
-        )
-    return redirect(url_for("operations.page", code=operation.code))
+    """The order form's older address: the same order as ``POST /create_system``."""
+    return await checkout.create_system()
 
 
 @bp.get("/systems/<code>")
@@ -104,4 +90,18 @@ async def reveal_credentials(code: str):
     username, password = await launches.credentials_of(launch)
     return await page_or_partial(
         "panel/_credentials.html", launch=launch, revealed=(username, password), errors={}
+    )
+
+
+@bp.get("/wallet")
+@login_required
+async def wallet():
+    currency = (request.args.get("currency") or g.user.currency or "USD").upper()[:3]
+    balances = await wallet_service.balances(g.user)
+    return await page_or_partial(
+        "panel/wallet.html",
+        currency=currency,
+        balances=balances,
+        entries=await wallet_service.ledger(g.user, currency),
+        next_url=safe_next(request.args.get("next"), ""),
     )

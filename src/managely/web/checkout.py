@@ -1,0 +1,158 @@
+"""Checkout: the live price summary and the launch of a trial or a paid system.
+
+``GET /get_pricing`` answers the price summary partial (or JSON for ``Accept:
+application/json``) for whatever the order form currently says; ``POST /create_system``
+places the order. Both price through ``services.pricing``, so the summary a customer watches
+is exactly what the invoice will say.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, g, jsonify, redirect, request, url_for
+
+from managely import crypto
+from managely.i18n import format_money
+from managely.models.accounts import ServiceBeneficiary
+from managely.models.addons import AddonApp
+from managely.models.catalog import Package
+from managely.services import catalog, launches, pricing, wallet
+from managely.services.errors import ServiceError, ValidationError
+from managely.web.auth import login_required
+from managely.web.forms import form_error
+from managely.web.htmx import page_or_partial
+from managely.web.portal import PERIOD_NAMES
+
+bp = Blueprint("checkout", __name__)
+FIELDS = ("package", "period", "currency", "promo_code", "subdomain", "mode", "order_key")
+
+
+async def _choice(source) -> dict:
+    """The order form's values, from query args or a posted form."""
+    data = {name: (source.get(name) or "").strip()[:64] for name in FIELDS}
+    data["addons"] = [slug[:64] for slug in source.getlist("addons")][:20]
+    snapshot = await catalog.snapshot()
+    if not snapshot.offer(data["package"]) and snapshot.offers:
+        data["package"] = snapshot.offers[0].slug
+    data["currency"] = snapshot.currency_or_default(
+        data["currency"] or (g.user.currency if g.user else None)
+    )
+    if data["period"] not in snapshot.periods:
+        data["period"] = "monthly"
+    data["mode"] = "paid" if data["mode"] == "paid" else "trial"
+    return data
+
+
+async def _quote(data: dict) -> pricing.Quote:
+    package = await Package.get_or_none(slug=data["package"], is_active=True)
+    if package is None:
+        raise ValidationError("", field="package")
+    addons = await AddonApp.filter(slug__in=data["addons"]) if data["addons"] else []
+    company = (
+        await ServiceBeneficiary.filter(owner=g.user).order_by("id").first() if g.user else None
+    )
+    return await pricing.quote(
+        package,
+        data["period"],
+        data["currency"],
+        user=g.user,
+        beneficiary=company,
+        addons=addons,
+        promo_code=data["promo_code"] or None,
+    )
+
+
+def _as_json(quote: pricing.Quote) -> dict:
+    return {
+        "currency": quote.currency,
+        "lines": [
+            {
+                "kind": str(line.kind),
+                "label": str(line.label),
+                "amount_minor": line.amount_minor,
+                "amount": format_money(line.amount_minor, quote.currency),
+            }
+            for line in quote.lines
+        ],
+        "subtotal_minor": quote.subtotal_minor,
+        "discount_minor": quote.discount_minor,
+        "tax_minor": quote.tax_minor,
+        "total_minor": quote.total_minor,
+        "total": format_money(quote.total_minor, quote.currency),
+        "promo_code": quote.promo_code,
+    }
+
+
+def _wants_json() -> bool:
+    accept = request.accept_mimetypes
+    return accept.best_match(["application/json", "text/html"]) == "application/json"
+
+
+@bp.get("/get_pricing")
+async def get_pricing():
+    data = await _choice(request.args)
+    try:
+        quote = await _quote(data)
+    except ServiceError as error:
+        if _wants_json():
+            body = {"error": {"field": error.field, "message": str(error)}}
+            return jsonify(body), error.status
+        return await page_or_partial(
+            "checkout/_price_summary.html", quote=None, error=error, data=data
+        )
+    if _wants_json():
+        return jsonify(_as_json(quote))
+    return await page_or_partial("checkout/_price_summary.html", quote=quote, error=None, data=data)
+
+
+async def order_form(data: dict, status_code: int = 200, error: ServiceError | None = None):
+    snapshot = await catalog.snapshot()
+    try:
+        quote, quote_error = await _quote(data), None
+    except ServiceError as problem:
+        quote, quote_error = None, problem
+    context = {
+        "period_names": PERIOD_NAMES,
+        "balance_minor": await wallet.balance(g.user, data["currency"]),
+        "catalog": snapshot,
+        "offer": snapshot.offer(data["package"]),
+        "data": data,
+        "quote": quote,
+        "quote_error": quote_error,
+    }
+    if error is not None:
+        return await form_error("checkout/new_system.html", error, **context)
+    return await page_or_partial(
+        "checkout/new_system.html", status_code=status_code, errors={}, **context
+    )
+
+
+@bp.get("/panel/systems/new")
+@login_required
+async def new_system():
+    data = await _choice(request.args)
+    # A fresh key per form: submitting it twice places one order.
+    data["order_key"] = crypto.random_token(16)
+    return await order_form(data)
+
+
+@bp.post("/create_system")
+@login_required
+async def create_system():
+    data = await _choice(await request.form)
+    order = None
+    if data["mode"] == "paid":
+        addons = await AddonApp.filter(slug__in=data["addons"]) if data["addons"] else []
+        order = launches.Order(
+            period=data["period"],
+            currency=data["currency"],
+            addons=tuple(addons),
+            promo_code=data["promo_code"] or None,
+            key=data["order_key"],
+        )
+    try:
+        _, operation = await launches.create_system(
+            g.user, package_slug=data["package"], subdomain=data["subdomain"], order=order
+        )
+    except ServiceError as error:
+        return await order_form(data, error=error)
+    return redirect(url_for("operations.page", code=operation.code))
