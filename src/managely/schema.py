@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aerich import Command
+from aerich.migrate import Migrate
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
@@ -50,7 +51,26 @@ async def make(name: str, root: Path = db.MIGRATIONS_ROOT) -> dict[str, str]:
     return written
 
 
+# aerich collects a migration's statements in lists on the Migrate class and never empties
+# them: without this, the second dialect's file would also get the first dialect's SQL.
+_MIGRATE_STATE = (
+    "upgrade_operators",
+    "downgrade_operators",
+    "_upgrade_fk_m2m_index_operators",
+    "_downgrade_fk_m2m_index_operators",
+    "_upgrade_m2m",
+    "_downgrade_m2m",
+)
+
+
+def _reset_aerich_state() -> None:
+    for attribute in _MIGRATE_STATE:
+        if hasattr(Migrate, attribute):
+            setattr(Migrate, attribute, [])
+
+
 async def _make_one(name: str, url: str, folder: Path, root: Path) -> str:
+    _reset_aerich_state()
     async with TortoiseContext():
         command = _command(url, root)
         try:
