@@ -212,3 +212,21 @@ class UserSession(PublicModel):
 
     class Meta:
         table = "user_sessions"
+
+
+class TrialStart(TimestampedModel):
+    """One free trial started. The unique columns keep it to one per account, per mailbox and
+    per device even when two requests race; ``ip`` and ``created_at`` feed the per-network cap.
+    """
+
+    user = fields.OneToOneField(
+        "models.User", related_name="trial_start", null=True, on_delete=fields.SET_NULL
+    )
+    # sha256 of the canonical mailbox (gmail dots and +tags removed): compared, never shown.
+    email_hash = fields.CharField(max_length=64, unique=True)
+    fingerprint = fields.CharField(max_length=64, null=True, unique=True)
+    ip = fields.CharField(max_length=45, default="")  # an IPv6 address is kept as its /64
+
+    class Meta:
+        table = "trial_starts"
+        indexes = (("ip", "created_at"),)
