@@ -8,6 +8,7 @@ A secret may come from ``MANAGELY_<NAME>_FILE`` (a path) instead of the variable
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -95,6 +96,94 @@ def _domain(env: dict[str, str], name: str, default: str) -> str:
 
 
 @dataclass(frozen=True)
+class OAuthProvider:
+    """A sign-in provider: an OpenID Connect issuer, or GitHub (plain OAuth 2.0)."""
+
+    name: str  # in URLs and in OAuthIdentity.provider
+    label: str  # on the button
+    kind: str  # "oidc" or "github"
+    client_id: str
+    client_secret: str
+    issuer: str  # the OIDC issuer (discovery lives under it), or GitHub's base URL
+
+
+OAUTH_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+OAUTH_DEFAULTS = {  # name -> (label, kind, issuer); any other name is an OIDC issuer to name
+    "google": ("Google", "oidc", "https://accounts.google.com"),
+    "github": ("GitHub", "github", "https://github.com"),
+}
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _issuer(env: dict[str, str], name: str, default: str | None) -> str:
+    value = _raw(env, name) or default
+    if value is None:
+        raise SettingsError(f"{PREFIX}{name} is required: the provider's issuer URL")
+    parts = urlsplit(value)
+    # Plain http only to this machine (a test or dev provider): tokens must not cross a network
+    # in clear.
+    secure = parts.scheme == "https" or (
+        parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    )
+    if not (secure and parts.hostname) or parts.query or parts.fragment:
+        raise SettingsError(
+            f"{PREFIX}{name} must be an https:// URL (http:// only to this machine) without "
+            f"query or fragment, not {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def _oauth_providers(env: dict[str, str]) -> tuple[OAuthProvider, ...]:
+    names = [n.strip().lower() for n in (_raw(env, "OIDC_PROVIDERS") or "").split(",")]
+    names = [n for n in names if n]
+    for name in names:
+        if not OAUTH_NAME_RE.match(name):
+            raise SettingsError(
+                f"{PREFIX}OIDC_PROVIDERS: {name!r} is not a provider name (a letter, then up to "
+                "31 letters, digits or underscores)"
+            )
+        if names.count(name) > 1:
+            raise SettingsError(f"{PREFIX}OIDC_PROVIDERS names {name!r} twice")
+    providers: list[OAuthProvider] = []
+    for name in names:
+        key = f"OIDC_{name.upper()}"
+        label, kind, issuer = OAUTH_DEFAULTS.get(
+            name, (name.replace("_", " ").title(), "oidc", None)
+        )
+        credentials = {}
+        for part in ("CLIENT_ID", "CLIENT_SECRET"):
+            credentials[part] = _raw(env, f"{key}_{part}")
+            if credentials[part] is None:
+                raise SettingsError(
+                    f"{PREFIX}{key}_{part} (or {PREFIX}{key}_{part}_FILE) is required when "
+                    f"{PREFIX}OIDC_PROVIDERS names {name!r}"
+                )
+        providers.append(
+            OAuthProvider(
+                name=name,
+                label=_str(env, f"{key}_LABEL", label),
+                kind=kind,
+                client_id=credentials["CLIENT_ID"],
+                client_secret=credentials["CLIENT_SECRET"],
+                issuer=_issuer(env, f"{key}_ISSUER", issuer),
+            )
+        )
+    return tuple(providers)
+
+
+def _data_file(env: dict[str, str], name: str) -> Path | None:
+    """A data file the process reads when it can: a missing one is reported by its user, which
+    carries on without it (GeoIP), but a directory in its place is a mistake refused now."""
+    value = _raw(env, name)
+    if value is None:
+        return None
+    path = Path(value).expanduser().resolve()
+    if path.is_dir():
+        raise SettingsError(f"{PREFIX}{name} must name a file, not the directory {path}")
+    return path
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     data_dir: Path
@@ -113,6 +202,13 @@ class Settings:
     local_tryton_port: int
     local_server: bool
     warm_pool_size: int
+    oauth_providers: tuple[OAuthProvider, ...] = ()
+    geoip_db: Path | None = None  # a MaxMind-format country database; None: GeoIP rules off
+    trials_per_ip: int = 3
+    trial_ip_window_hours: int = 24
+
+    def oauth_provider(self, name: str) -> OAuthProvider | None:
+        return next((p for p in self.oauth_providers if p.name == name), None)
 
     @property
     def is_production(self) -> bool:
@@ -170,6 +266,10 @@ def load(env: dict[str, str] | None = None) -> Settings:
         local_tryton_port=_int(env, "LOCAL_TRYTON_PORT", 8100, lo=1024, hi=32767),
         local_server=_bool(env, "LOCAL_SERVER", True),
         warm_pool_size=_int(env, "WARM_POOL_SIZE", 2, lo=0, hi=100),
+        oauth_providers=_oauth_providers(env),
+        geoip_db=_data_file(env, "GEOIP_DB"),
+        trials_per_ip=_int(env, "TRIALS_PER_IP", 3, lo=1, hi=100_000),
+        trial_ip_window_hours=_int(env, "TRIAL_IP_WINDOW_HOURS", 24, lo=1, hi=24 * 366),
     )
 
 

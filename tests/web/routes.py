@@ -92,5 +92,5 @@ VALID_FORMS: dict[str, dict[str, str]] = {
     "panel.create_system": {"subdomain": "newsys", "package": "starter"},
 }
 
-# Public endpoints that take a token in the URL instead of an owned object.
-PUBLIC_WITH_ARGS = {"accounts.reset_password", "static"}
+# Public endpoints that take a token or a provider name in the URL instead of an owned object.
+PUBLIC_WITH_ARGS = {"accounts.reset_password", "oauth.login", "oauth.callback", "static"}

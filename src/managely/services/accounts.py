@@ -11,6 +11,7 @@ from managely import crypto, db
 from managely.i18n import lazy_gettext as _l
 from managely.models.accounts import (
     LoginEvent,
+    OAuthIdentity,
     OtpCode,
     OtpPurpose,
     PasswordResetToken,
@@ -198,19 +199,30 @@ async def signup(
 
 
 async def create_user(
-    *, email: str, password: str, name: str, role: str = "customer", verified: bool = True
+    *,
+    email: str,
+    password: str | None,
+    name: str,
+    role: str = "customer",
+    verified: bool = True,
+    locale: str | None = None,
 ) -> User:
-    """Create a user directly (CLI and seeds); the email counts as verified."""
+    """Create a user directly (CLI, seeds, sign-in providers); the email counts as verified.
+
+    Without a password the account signs in only through its provider until a reset sets one.
+    """
     email = validate_email(email)
-    validate_password(password, email)
+    if password is not None:
+        validate_password(password, email)
     if role not in ROLES:
         raise ValidationError(_l("Unknown role."), field="role")
     async with db.atomic():
         user = await User.create(
             email=email,
             name=name,
-            password_hash=crypto.hash_password(password),
+            password_hash=crypto.hash_password(password) if password is not None else None,
             email_verified_at=now() if verified else None,
+            locale=locale,
         )
         await ServiceBeneficiary.create(owner=user, name=name)
         await grant_role(user, role)
@@ -466,3 +478,104 @@ async def get_user_by_code(code: str) -> User | None:
 
 def check_password(user: User, password: str) -> bool:
     return crypto.verify_password(user.password_hash, password)
+
+
+async def sign_in_with_identity(
+    provider: str,
+    subject: str,
+    *,
+    email: str | None,
+    email_verified: bool,
+    name: str,
+    locale: str,
+    ip: str,
+    user_agent: str = "",
+) -> tuple[User, bool]:
+    """The account a sign-in provider's identity opens, and whether it was just created.
+
+    A linked identity opens its account. Otherwise the account with the same email is linked,
+    but only when the provider says it verified that email; with no such account a customer is
+    created (email verified, no password). ``provider`` is the configured provider's name.
+    """
+    identity = await OAuthIdentity.get_or_none(provider=provider, subject=subject).prefetch_related(
+        "user"
+    )
+    if identity is not None:
+        user, created = identity.user, False
+        await _refuse_inactive(user, ip, user_agent)
+    else:
+        user, created = await _link_or_create(
+            provider, subject, email, email_verified, name, locale, ip, user_agent
+        )
+    user.last_login_at = now()
+    await user.save(update_fields=["last_login_at", "updated_at"])
+    await _record_login(user, user.email, True, f"oauth:{provider}"[:32], ip, user_agent)
+    return user, created
+
+
+async def _refuse_inactive(user: User, ip: str, user_agent: str) -> None:
+    if user.status != UserStatus.ACTIVE:
+        await _record_login(user, user.email, False, "locked_by_staff", ip, user_agent)
+        raise Forbidden(_l("This account is locked. Contact support."))
+
+
+async def _link_or_create(
+    provider: str,
+    subject: str,
+    email: str | None,
+    email_verified: bool,
+    name: str,
+    locale: str,
+    ip: str,
+    user_agent: str,
+) -> tuple[User, bool]:
+    if not email:
+        raise ValidationError(
+            _l("The provider did not share your email address. Sign up with a password instead.")
+        )
+    email = validate_email(email)
+    user = await User.get_or_none(email=email)
+    if not email_verified:
+        # Linking on an address the provider never checked would hand the account to whoever
+        # typed that address into the provider.
+        if user is not None:
+            await _record_login(user, email, False, "oauth_unverified_email", ip, user_agent)
+            raise Forbidden(
+                _l(
+                    "An account with this email already exists, but the provider has not "
+                    "verified that the address is yours. Sign in with your password instead."
+                )
+            )
+        raise Forbidden(
+            _l(
+                "The provider has not verified your email address. Verify it there first, "
+                "or sign up with a password."
+            )
+        )
+    if user is None:
+        await ratelimit.hit(ratelimit.SIGNUP, ip)
+    else:
+        await _refuse_inactive(user, ip, user_agent)
+    try:
+        async with db.atomic():
+            if user is None:
+                display_name = name.strip()[:120] or email.split("@")[0]
+                user = await create_user(
+                    email=email, password=None, name=display_name, locale=locale
+                )
+                created = True
+            else:
+                created = False
+                if user.email_verified_at is None:
+                    # Whoever registered this address never proved it is theirs: the password
+                    # may be an attacker's, set before the owner arrived. The owner keeps the
+                    # account; that password stops working.
+                    user.email_verified_at, user.password_hash = now(), None
+                    await user.save(
+                        update_fields=["email_verified_at", "password_hash", "updated_at"]
+                    )
+            await OAuthIdentity.create(user=user, provider=provider, subject=subject, email=email)
+    except IntegrityError:
+        # Two callbacks raced for the same identity or email: the unique indexes decided.
+        raise Conflict(_l("You are already being signed in. Please try again.")) from None
+    return user, created

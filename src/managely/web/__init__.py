@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from managely.web import accounts, admin, health, operations, panel, portal
+    from managely.web import accounts, admin, checkout, health, oauth, operations, panel, portal
 
-    for module in (portal, accounts, panel, operations, admin, health):
+    for module in (portal, accounts, oauth, checkout, panel, operations, admin, health):
         app.register_blueprint(module.bp)
 
 
