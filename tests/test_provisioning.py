@@ -90,6 +90,7 @@ def tryton_login(url: str, login: str, password: str):
 
 
 async def provision_through_the_panel(alice_client, subdomain: str) -> Launch:
+    await alice_client.get("/panel/systems/new")  # the order form gives the browser its device id
     response = await alice_client.post(
         "/panel/systems", {"subdomain": subdomain, "package": "starter"}
     )
@@ -227,7 +228,7 @@ async def test_a_trial_claims_a_warm_standby_and_the_pool_refills(
 
 
 async def test_a_backup_records_its_checksum_and_a_delete_frees_the_name(
-    tryton_root, alice, alice_client, run_jobs
+    tryton_root, alice, alice_client, charlie_client, run_jobs
 ):
     import hashlib
 
@@ -252,7 +253,8 @@ async def test_a_backup_records_its_checksum_and_a_delete_frees_the_name(
     assert launch.status == LaunchStatus.DELETED and not database.exists()
     assert (await Server.get(name="task-host")).sites_count == 0
     assert (await alice_client.get(f"/panel/systems/{launch.code}")).status_code == 404
-    response = await alice_client.post(
+    await charlie_client.get("/panel/systems/new")
+    response = await charlie_client.post(
         "/panel/systems", {"subdomain": "acme-tasks", "package": "starter"}
     )
     assert response.status_code == 302, "the name is free again"
@@ -279,7 +281,7 @@ HOSTILE_DOMAINS = [
 
 
 async def test_a_custom_domain_gets_mapped_then_a_certificate_and_a_restore_undoes_changes(
-    tryton_root, alice, alice_client, run_jobs
+    tryton_root, alice, alice_client, charlie_client, run_jobs
 ):
     import sqlite3
 
@@ -312,8 +314,8 @@ async def test_a_custom_domain_gets_mapped_then_a_certificate_and_a_restore_undo
     assert (root / "certs" / domain / "fullchain.pem").is_file()
     assert f"{domain} {launch.site_name}" in (root / "etc" / "domains.map").read_text()
 
-    # Another system cannot take the same domain.
-    other = await provision_through_the_panel(alice_client, "acme-other")
+    # Another system cannot take the same domain (another customer's: one trial each).
+    other = await provision_through_the_panel(charlie_client, "acme-other")
     with pytest.raises(ServiceError, match="already used"):
         await site_tasks.change_domain(other, domain)
 

@@ -132,6 +132,8 @@ async def test_a_promo_code_discounts_the_order_and_is_redeemed(alice_client, al
 async def test_a_trial_needs_no_money_and_a_taken_name_is_refused(
     alice_client, charlie_client, shop
 ):
+    for browser in (alice_client, charlie_client):
+        await browser.get("/panel/systems/new")  # each browser gets its own device id
     response = await alice_client.post(
         "/create_system", {"mode": "trial", "package": "starter", "subdomain": "acme-trial"}
     )
@@ -154,3 +156,18 @@ async def test_the_order_form_shows_the_packages_and_a_live_price(alice_client, 
     assert '<option value="business" selected>' in page
     assert 'value="crm"' in page, "the package's add-ons are offered"
     assert 'id="price-summary"' in page
+
+
+async def test_a_second_trial_is_refused_with_a_reason_and_writes_nothing(alice_client, shop):
+    await alice_client.get("/panel/systems/new")
+    first = await alice_client.post(
+        "/create_system", {"mode": "trial", "package": "starter", "subdomain": "acme-one"}
+    )
+    assert first.status_code == 302
+    before = await _counts()
+    second = await alice_client.post(
+        "/create_system", {"mode": "trial", "package": "business", "subdomain": "acme-two"}
+    )
+    assert second.status_code == 403
+    assert "already had a free trial" in await text(second)
+    assert await _counts() == before

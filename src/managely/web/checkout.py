@@ -15,9 +15,10 @@ from managely.i18n import format_money
 from managely.models.accounts import ServiceBeneficiary
 from managely.models.addons import AddonApp
 from managely.models.catalog import Package
-from managely.services import catalog, launches, pricing, wallet
+from managely.services import catalog, launches, pricing, trial_guard, wallet
 from managely.services.errors import ServiceError, ValidationError
-from managely.web.auth import login_required
+from managely.settings import get_settings
+from managely.web.auth import client_ip, login_required
 from managely.web.forms import form_error
 from managely.web.htmx import page_or_partial
 from managely.web.portal import PERIOD_NAMES
@@ -132,7 +133,18 @@ async def new_system():
     data = await _choice(request.args)
     # A fresh key per form: submitting it twice places one order.
     data["order_key"] = crypto.random_token(16)
-    return await order_form(data)
+    response = await order_form(data)
+    if not request.cookies.get(trial_guard.DEVICE_COOKIE):
+        # What tells this browser apart from others for one-trial-per-device.
+        response.set_cookie(
+            trial_guard.DEVICE_COOKIE,
+            trial_guard.new_device_id(),
+            max_age=5 * 365 * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=get_settings().session_secure,
+        )
+    return response
 
 
 @bp.post("/create_system")
@@ -149,9 +161,21 @@ async def create_system():
             promo_code=data["promo_code"] or None,
             key=data["order_key"],
         )
+    traits = trial_guard.RequestTraits.from_request(request.headers, client_ip(), user=g.user)
+
+    async def trial_check() -> None:
+        await trial_guard.record_trial(g.user, traits)
+
     try:
+        if order is None:
+            launches.validate_subdomain(data["subdomain"])
+            await trial_guard.check_trial_allowed(g.user, traits)  # refused before any write
         _, operation = await launches.create_system(
-            g.user, package_slug=data["package"], subdomain=data["subdomain"], order=order
+            g.user,
+            package_slug=data["package"],
+            subdomain=data["subdomain"],
+            order=order,
+            trial_check=trial_check,
         )
     except ServiceError as error:
         return await order_form(data, error=error)
