@@ -189,7 +189,14 @@ def enqueue(target: str | dramatiq.Actor, *args: Any, delay_ms: int | None = Non
 
     def send() -> None:
         found = _current.get_actor(target) if isinstance(target, str) else target
-        found.send_with_options(args=args, delay=delay_ms)
+        try:
+            found.send_with_options(args=args, delay=delay_ms)
+        except Exception:  # noqa: BLE001 - the transaction is committed: never undo it here
+            # The broker is down. What was committed stands; the clock's sweeps
+            # (operations.resend_queued, email.sweep) send it again once the broker is back.
+            log.exception(
+                "could not send %s%r; the clock will send it again", found.actor_name, args
+            )
 
     db.on_commit(send)
 

@@ -161,7 +161,7 @@ async def test_an_expired_lease_is_requeued_then_abandoned_with_rollback(
     await run_jobs()
     await operation.refresh_from_db()
     assert operation.status == OperationStatus.FAILED
-    assert "worker lost 3 times" in operation.error_detail
+    assert "worker lost (attempts: 3)" in operation.error_detail
     assert list((tmp_path / "site").glob("step-*")) == []
 
 
@@ -232,3 +232,63 @@ async def test_an_ssh_connection_dropped_mid_script_fails_readably_then_retries(
     await run_jobs()
     await operation.refresh_from_db()
     assert operation.status == OperationStatus.SUCCEEDED, operation.error_detail
+
+
+async def _queued_without_message(server, tmp_path, monkeypatch) -> SaaSOperation:
+    """A queued operation whose message never reached a worker (Redis lost it)."""
+    with monkeypatch.context() as lost:
+        lost.setattr(operations, "enqueue", lambda *args, **kwargs: None)
+        return await new_operation(server, tmp_path)
+
+
+async def test_a_queued_operation_whose_message_was_lost_is_sent_again_by_the_clock(
+    server, tmp_path, run_jobs, monkeypatch
+):
+    from managely import db
+    from managely.jobs import clock
+
+    operation = await _queued_without_message(server, tmp_path, monkeypatch)
+    await run_jobs()
+    await operation.refresh_from_db()
+    assert operation.status == OperationStatus.QUEUED and operation.attempts == 0
+    assert await operations.resend_queued() == 0, "its message may still be on its way"
+
+    waited = datetime.now(UTC) - operations.RESEND_QUEUED_AFTER - timedelta(seconds=1)
+    await SaaSOperation.filter(id=operation.id).update(updated_at=waited)
+    async with db.atomic():  # two sweeps at once: only one sends it
+        assert await operations.resend_queued() == 1
+        assert await operations.resend_queued() == 0
+    await run_jobs()
+    await operation.refresh_from_db()
+    assert operation.status == OperationStatus.SUCCEEDED and operation.attempts == 1
+
+    # The clock's operations.reclaim tick runs this sweep too.
+    lost = await _queued_without_message(server, tmp_path, monkeypatch)
+    await SaaSOperation.filter(id=lost.id).update(updated_at=waited)
+    assert await clock.fire(clock.SCHEDULES["operations.reclaim"]) is True
+    await run_jobs()
+    await lost.refresh_from_db()
+    assert lost.status == OperationStatus.SUCCEEDED and lost.attempts == 1
+
+
+async def test_requeued_and_retried_operations_count_as_freshly_queued(
+    server, tmp_path, run_jobs, monkeypatch
+):
+    operation = await new_operation(server, tmp_path, fail_at="first")
+    await run_jobs()
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    monkeypatch.setattr(operations, "enqueue", lambda *args, **kwargs: None)  # no worker runs it
+
+    await SaaSOperation.filter(id=operation.id).update(updated_at=long_ago)
+    await operations.retry(await SaaSOperation.get(id=operation.id))
+    assert await operations.resend_queued() == 0, "a retry was queued just now"
+
+    await SaaSOperation.filter(id=operation.id).update(
+        status=OperationStatus.RUNNING,
+        lease_until=datetime.now(UTC) - timedelta(seconds=1),
+        attempts=1,
+        updated_at=long_ago,
+    )
+    assert await operations.reclaim_expired() == {"requeued": 1, "failed": 0}
+    assert await operations.resend_queued() == 0, "requeued just now"
+    assert (await SaaSOperation.get(id=operation.id)).status == OperationStatus.QUEUED

@@ -1,4 +1,4 @@
-"""Operation actors: run one operation; the clock reclaims expired leases."""
+"""Operation actors: run one operation; the clock reclaims expired leases and lost messages."""
 
 from datetime import timedelta
 
@@ -21,8 +21,10 @@ async def abandon(operation_id: int) -> None:
 
 @actor("operations.reclaim", queue="operations")
 async def reclaim() -> None:
-    """Requeue (or fail) operations whose worker stopped renewing the lease."""
+    """Requeue (or fail) operations whose worker stopped renewing the lease, and send again
+    those queued so long that their message was probably lost."""
     await operations.reclaim_expired()
+    await operations.resend_queued()
 
 
 every(timedelta(minutes=1), "operations.reclaim")

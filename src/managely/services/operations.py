@@ -37,6 +37,8 @@ from managely.services.errors import Conflict, NotFound
 log = logging.getLogger(__name__)
 LEASE_MARGIN = timedelta(seconds=60)
 HEARTBEAT_EVERY = timedelta(seconds=5)
+# A queued operation still waiting this long may have lost its message (see resend_queued).
+RESEND_QUEUED_AFTER = timedelta(minutes=2)
 GENERIC_FAILURE = _l(
     "We could not finish this task. Our team has been told, and it can be retried."
 )
@@ -304,6 +306,7 @@ async def retry(operation: SaaSOperation) -> SaaSOperation:
         finished_at=None,
         progress=0,
         current_step="",
+        updated_at=now(),  # queued since (resend_queued)
     )
     if changed != 1:
         raise Conflict(_l("Only a failed or cancelled task can be retried."))
@@ -342,7 +345,12 @@ async def reclaim_expired() -> dict[str, int]:
         if operation.attempts < operation.max_attempts:
             changed = await SaaSOperation.filter(
                 id=operation.id, status=OperationStatus.RUNNING, lease_until__lt=now()
-            ).update(status=OperationStatus.QUEUED, lease_owner=None, lease_until=None)
+            ).update(
+                status=OperationStatus.QUEUED,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now(),  # queued since (resend_queued)
+            )
             if changed:
                 await OperationLog.create(
                     operation=operation,
@@ -362,6 +370,31 @@ async def reclaim_expired() -> dict[str, int]:
     return counts
 
 
+async def resend_queued(older_than: timedelta = RESEND_QUEUED_AFTER) -> int:
+    """The clock's other sweep: send ``operations.run`` again for every operation queued
+    longer than ``older_than``; returns how many were sent.
+
+    A queued operation's message can be lost: Redis restarted without persistence, or was
+    unreachable when the message was sent after the commit. A duplicate is harmless, since
+    only the delivery whose conditional ``claim`` wins runs it. Sending touches ``updated_at``
+    (conditionally), so each operation is sent at most once per ``older_than`` by any number of
+    clocks, however long the queue is.
+    """
+    cutoff = now() - older_than
+    waiting = await SaaSOperation.filter(
+        status=OperationStatus.QUEUED, updated_at__lte=cutoff
+    ).values_list("id", flat=True)
+    sent = 0
+    for operation_id in waiting:
+        changed = await SaaSOperation.filter(
+            id=operation_id, status=OperationStatus.QUEUED, updated_at__lte=cutoff
+        ).update(updated_at=now())
+        if changed:
+            enqueue("operations.run", operation_id)
+            sent += 1
+    return sent
+
+
 async def abandon(operation_id: int) -> None:
     """An operation out of attempts: roll its script back and fail it with a message."""
     from managely.services.servers import driver_for_server
@@ -370,7 +403,7 @@ async def abandon(operation_id: int) -> None:
     if operation is None or operation.status != OperationStatus.RUNNING:
         return
     spec = spec_for(operation)
-    detail = f"worker lost {operation.attempts} times"
+    detail = f"worker lost (attempts: {operation.attempts})"
     if spec.rollback and operation.server is not None:
         try:
             args = await spec.args(operation)
