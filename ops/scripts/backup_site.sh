@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Back up one site: a consistent copy of its database (SQLite online backup API, safe while
-# trytond runs) and its site directory, in one tar.gz with a sha256 file beside it.
+# Back up one site: a consistent copy of its database (SQLite online backup API, or pg_dump on
+# PostgreSQL; safe while trytond runs) and its site directory, in one tar.gz with a sha256 file
+# beside it.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -14,7 +15,8 @@ Usage: backup_site.sh --root DIR --site NAME [--label LABEL] [--rollback]
 Writes DIR/backups/NAME/NAME-<UTC timestamp>[-LABEL].tar.gz (members: database.sqlite, the
 online-backup copy of DIR/db/NAME.sqlite, and site/, a copy of DIR/sites/NAME) and, beside
 it, the same name + .sha256 (sha256sum format). The archive is written under a temporary
-name and renamed when complete.
+name and renamed when complete. On a PostgreSQL root the database member is database.dump,
+pg_dump -Fc of the database <prefix>NAME.
 
   --root DIR      the Managely root (default $DEFAULT_ROOT)
   --site NAME     the site to back up: ^[a-z][a-z0-9-]{1,40}[a-z0-9]\$
@@ -56,7 +58,6 @@ require_option --site site "$SITE"
 ((LABEL_GIVEN == 0)) || require label "$LABEL"
 
 DEST_DIR=$BACKUPS_DIR/$SITE
-DB=$(site_db "$SITE")
 DIR=$(site_dir "$SITE")
 
 if ((ROLLBACK)); then
@@ -72,9 +73,7 @@ fi
 # --- check_site -----------------------------------------------------------------------------
 step check_site
 progress 5
-[[ -f $DB && ! -L $DB ]] || fail "site $SITE does not exist (no database)"
-PYTHON=$(rpc_python)
-[[ -n $PYTHON ]] || fail "no python interpreter found"
+db_exists "$SITE" || fail "site $SITE does not exist (no database)"
 lock "backup-$SITE"
 mkdir -p "$DEST_DIR"
 chmod 0750 "$DEST_DIR"
@@ -84,21 +83,10 @@ cleanup() { rm -rf -- "$STAGE"; }
 # --- dump_database --------------------------------------------------------------------------
 step dump_database
 progress 20
-"$PYTHON" - "$DB" "$STAGE/database.sqlite" <<'PY'
-import sqlite3
-import sys
-
-src = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=60)
-dst = sqlite3.connect(sys.argv[2])
-try:
-    src.backup(dst)
-    dst.execute("PRAGMA journal_mode=DELETE")
-finally:
-    dst.close()
-    src.close()
-PY
-chmod 0600 "$STAGE/database.sqlite"
-log "database copied ($(stat -c %s "$STAGE/database.sqlite") bytes)"
+MEMBER=$(db_dump_member)
+db_dump "$SITE" "$STAGE/$MEMBER"
+chmod 0600 "$STAGE/$MEMBER"
+log "database copied ($(stat -c %s "$STAGE/$MEMBER") bytes)"
 
 # --- archive --------------------------------------------------------------------------------
 step archive
@@ -116,7 +104,7 @@ while [[ -e $DEST_DIR/$name ]]; do
     name=$base-$n${LABEL:+-$LABEL}.tar.gz
 done
 ARCHIVE=$DEST_DIR/$name
-tar -czf "$STAGE/archive.tar.gz" -C "$STAGE" database.sqlite site
+tar -czf "$STAGE/archive.tar.gz" -C "$STAGE" "$MEMBER" site
 chmod 0640 "$STAGE/archive.tar.gz"
 
 # --- checksum -------------------------------------------------------------------------------

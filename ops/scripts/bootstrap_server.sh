@@ -10,7 +10,7 @@ STEPS="prepare_dirs install_trytond write_config start_service check_service"
 usage() {
     cat <<EOF
 Usage: bootstrap_server.sh --root DIR --port PORT [--python PATH] [--modules LIST]
-                           [--listen] [--no-systemd]
+                           [--db-uri URI] [--listen] [--no-systemd]
        bootstrap_server.sh --root DIR --rollback | --stop
 
 Prepares DIR (the Managely root, default $DEFAULT_ROOT) and runs trytond on PORT.
@@ -21,6 +21,14 @@ Prepares DIR (the Managely root, default $DEFAULT_ROOT) and runs trytond on PORT
                    --modules); it is recorded in DIR/etc/python. Without it, DIR/venv is
                    created with python3 -m venv and trytond is installed there with pip.
   --modules LIST   comma-separated trytond modules to install or check, e.g. sale,purchase
+  --db-uri URI     the database backend of every site under DIR: sqlite:// (the default:
+                   DIR/db/<site>.sqlite) or postgresql://USER@HOST:PORT/ (one database per
+                   site on that cluster, named <prefix><site> with a prefix of this root;
+                   no password in the URI: trust, peer or ~/.pgpass). Recorded in
+                   DIR/etc/database, which every other script reads; without --db-uri the
+                   recorded backend is kept. PostgreSQL needs psql, pg_dump and pg_restore,
+                   and psycopg (3) in trytond's interpreter: installed into DIR/venv, checked
+                   with --python. A root with sites cannot change its backend.
   --listen         listen on 0.0.0.0 (default: 127.0.0.1 only)
   --no-systemd     run trytond as a supervised background process even when systemd could
                    be used (pid DIR/run/trytond.pid, log DIR/run/trytond.log)
@@ -36,6 +44,7 @@ EOF
 PORT=
 PYTHON_ARG=
 MODULES=
+DB_URI_ARG=
 LISTEN_ALL=0
 NO_SYSTEMD=0
 while (($#)); do
@@ -53,6 +62,11 @@ while (($#)); do
         --modules)
             need_value "$@"
             MODULES=$2
+            shift 2
+            ;;
+        --db-uri)
+            need_value "$@"
+            DB_URI_ARG=$2
             shift 2
             ;;
         --listen)
@@ -90,6 +104,19 @@ if [[ -n $MODULES ]]; then
     require modules "$MODULES"
     IFS=, read -r -a MODULE_LIST <<<"$MODULES"
 fi
+# The backend: --db-uri, else what the root recorded (sqlite when nothing is).
+if [[ -z $DB_URI_ARG ]]; then
+    NEW_BACKEND=$DB_BACKEND
+    NEW_URI=$DB_URI
+elif [[ $DB_URI_ARG == sqlite:// ]]; then
+    NEW_BACKEND=sqlite
+    NEW_URI=
+else
+    require db_uri "$DB_URI_ARG"
+    NEW_BACKEND=postgresql
+    NEW_URI=$DB_URI_ARG
+fi
+PG_DRIVER="psycopg[binary,pool]>=3.2,<4"
 
 # Exit 0 when the interpreter $1 imports trytond and every module of MODULE_LIST (it must say
 # so: anything that merely exits 0 is not a python with trytond).
@@ -114,13 +141,27 @@ EOF
     fi
 }
 
+# Exit 0 when the interpreter $1 has trytond's PostgreSQL driver (psycopg 3 and its pool).
+has_pg_driver() {
+    "$1" -c 'import psycopg, psycopg_pool' >/dev/null 2>&1
+}
+
+# Sites exist under the root (a site directory, or a SQLite site database).
+root_has_sites() {
+    local dir
+    for dir in "$SITES_DIR"/*; do
+        [[ -d $dir ]] && valid_site "${dir##*/}" && return 0
+    done
+    [[ $DB_BACKEND == sqlite && -n $(db_list_sites) ]]
+}
+
 # --- prepare_dirs ---------------------------------------------------------------------------
 step prepare_dirs
 progress 5
 mkdir -p "$ROOT"
 chmod 0750 "$ROOT"
 mkdir -p "$ETC" "$DB_DIR" "$SITES_DIR" "$TEMPLATES_DIR" "$BUILD_DIR" "$BACKUPS_DIR" "$RUN_DIR" \
-    "$LOGS_DIR" "$ROOT/bin"
+    "$LOGS_DIR" "$ROOT/bin" "$ROOT/lib"
 chmod 0700 "$DB_DIR" "$TEMPLATES_DIR" "$BUILD_DIR" "$BACKUPS_DIR"
 # One bootstrap or stop at a time on this root.
 lock server
@@ -134,6 +175,9 @@ if [[ -n $PYTHON_ARG ]]; then
         log "$out"
         fail "$PYTHON_ARG cannot import trytond with the modules ${MODULES:-(none)}"
     fi
+    if [[ $NEW_BACKEND == postgresql ]] && ! has_pg_driver "$PYTHON_ARG"; then
+        fail "$PYTHON_ARG cannot import psycopg and psycopg_pool (trytond's PostgreSQL driver): pip install '$PG_DRIVER' into it"
+    fi
     if [[ -x $ROOT/venv/bin/python ]]; then
         log "note: $ROOT/venv exists and takes precedence over --python"
     fi
@@ -141,6 +185,11 @@ if [[ -n $PYTHON_ARG ]]; then
     log "using existing interpreter $PYTHON_ARG"
 elif [[ -x $ROOT/venv/bin/python ]] && has_trytond "$ROOT/venv/bin/python" >/dev/null 2>&1; then
     log "trytond already installed in $ROOT/venv"
+    if [[ $NEW_BACKEND == postgresql ]] && ! has_pg_driver "$ROOT/venv/bin/python"; then
+        log "installing $PG_DRIVER"
+        "$ROOT/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$PG_DRIVER" \
+            || fail "pip install of $PG_DRIVER failed"
+    fi
 else
     command -v python3 >/dev/null 2>&1 || fail "python3 is required to create $ROOT/venv"
     [[ -x $ROOT/venv/bin/python ]] || python3 -m venv "$ROOT/venv" \
@@ -149,10 +198,14 @@ else
     for module in ${MODULE_LIST[@]+"${MODULE_LIST[@]}"}; do
         packages+=("trytond_$module>=8.2,<8.3")
     done
+    [[ $NEW_BACKEND != postgresql ]] || packages+=("$PG_DRIVER")
     log "installing ${packages[*]}"
     "$ROOT/venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}" \
         || fail "pip install of trytond failed"
     has_trytond "$ROOT/venv/bin/python" || fail "trytond is not importable after installing it"
+    if [[ $NEW_BACKEND == postgresql ]] && ! has_pg_driver "$ROOT/venv/bin/python"; then
+        fail "psycopg is not importable after installing it"
+    fi
 fi
 need_python
 if [[ -x $(dirname "$PY")/trytond ]]; then
@@ -178,8 +231,72 @@ write_if_changed() {
     log "wrote $file"
 }
 
+# The backend: a root with sites keeps the one they live in.
+if [[ $NEW_BACKEND != "$DB_BACKEND" || $NEW_URI != "$DB_URI" ]] && root_has_sites; then
+    fail "$ROOT has sites on ${DB_URI:-$DB_BACKEND}: its database backend cannot change to ${NEW_URI:-$NEW_BACKEND}"
+fi
+if [[ $NEW_BACKEND == postgresql ]]; then
+    for tool in psql pg_dump pg_restore; do
+        command -v "$tool" >/dev/null 2>&1 \
+            || fail "$tool is required for the PostgreSQL backend (package postgresql-client)"
+    done
+    PREFIX=$DB_PREFIX
+    if [[ -z $PREFIX ]]; then
+        PREFIX=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+        PREFIX=m${PREFIX}_
+    fi
+    DB_BACKEND=postgresql
+    DB_URI=$NEW_URI
+    DB_PREFIX=$PREFIX
+    export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
+    # 13+: DROP DATABASE ... WITH (FORCE). The role creates, renames and drops databases.
+    if ! info=$(pg_admin -c "SELECT current_setting('server_version_num')::int >= 130000, (SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user)"); then
+        fail "PostgreSQL does not answer at $NEW_URI (connecting as its user, without a password)"
+    fi
+    case $info in
+        "t|t") log "PostgreSQL at $NEW_URI, database prefix $PREFIX" ;;
+        f\|*) fail "PostgreSQL 13 or later is required at $NEW_URI" ;;
+        *) fail "the PostgreSQL user of $NEW_URI may not create databases (CREATEDB)" ;;
+    esac
+    DB_RECORD="backend=postgresql
+uri=$NEW_URI
+prefix=$PREFIX"
+else
+    DB_BACKEND=sqlite
+    DB_URI=
+    DB_PREFIX=
+    DB_RECORD="backend=sqlite"
+fi
+
 if ((LISTEN_ALL)); then LISTEN_HOST=0.0.0.0; else LISTEN_HOST=127.0.0.1; fi
-write_if_changed "$CONF" 0640 <<EOF
+if [[ $DB_BACKEND == postgresql ]]; then
+    write_if_changed "$CONF" 0640 <<EOF
+# Written by Managely bootstrap_server.sh; rewritten on every bootstrap.
+# One trytond serves every site database of this root: PostgreSQL databases ${DB_PREFIX}<site>.
+
+[database]
+uri = $DB_URI
+# trytond's connections outside a site database go to this one, not to template1 (which every
+# CREATE DATABASE without TEMPLATE copies, and which must stay free of sessions for that).
+default_name = postgres
+# Do not let one tenant list the other sites' database names.
+list = False
+language = en
+
+[web]
+listen = $LISTEN_HOST:$PORT
+
+[session]
+authentications = password
+
+[managely]
+# This root's site databases are ${DB_PREFIX}<site>: trytond lists only those (bin/trytond-run
+# loads lib/managely_sites.py), not the other databases of the cluster.
+db_prefix = $DB_PREFIX
+EOF
+    write_if_changed "$ROOT/lib/managely_sites.py" 0640 <"$SCRIPT_DIR/managely_sites.py"
+else
+    write_if_changed "$CONF" 0640 <<EOF
 # Written by Managely bootstrap_server.sh; rewritten on every bootstrap.
 # One trytond serves every site database: $DB_DIR/<site>.sqlite
 
@@ -196,11 +313,44 @@ listen = $LISTEN_HOST:$PORT
 [session]
 authentications = password
 EOF
+fi
 write_if_changed "$ETC/port" 0644 <<<"$PORT"
+# The backend every other script reads (lib.sh load_db_config). trytond.conf changes with it.
+if [[ ! -f $DB_CONFIG || $(cat "$DB_CONFIG") != "$DB_RECORD" ]]; then
+    printf '%s\n' "$DB_RECORD" | write_atomic "$DB_CONFIG" 0644
+    log "wrote $DB_CONFIG"
+fi
 
 # The launcher loads every site database before trytond accepts requests: a login to a
 # database trytond has not loaded breaks that database until trytond restarts.
-write_if_changed "$ROOT/bin/trytond-run" 0750 <<EOF
+if [[ $DB_BACKEND == postgresql ]]; then
+    write_if_changed "$ROOT/bin/trytond-run" 0750 <<EOF
+#!/usr/bin/env bash
+# Written by Managely bootstrap_server.sh: start trytond with every site database preloaded.
+set -euo pipefail
+export LC_ALL=C
+export PGCONNECT_TIMEOUT=\${PGCONNECT_TIMEOUT:-10}
+# trytond lists only this root's site databases (lib/managely_sites.py).
+export PYTHONPATH=$(printf '%q' "$ROOT/lib")\${PYTHONPATH:+:\$PYTHONPATH}
+export TRYTOND_DATABASE__DATABASE_MIXINS=managely_sites.SiteDatabases
+prefix=$(printf '%q' "$DB_PREFIX")
+all=\$(psql -X -q -A -t -v ON_ERROR_STOP=1 -d $(printf '%q' "${DB_URI}postgres") \\
+    -c 'SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY 1')
+names=()
+while IFS= read -r name; do
+    [[ \$name == "\$prefix"* ]] || continue
+    if [[ \${name#"\$prefix"} =~ ^[a-z][a-z0-9-]{1,40}[a-z0-9]\$ ]]; then
+        names+=("\$name")
+    fi
+done <<<"\$all"
+args=()
+if ((\${#names[@]})); then
+    args=(-d "\${names[@]}")
+fi
+exec $(printf '%q ' "${TRYTOND_CMD[@]}")-c $(printf '%q' "$CONF") \${args[@]+"\${args[@]}"}
+EOF
+else
+    write_if_changed "$ROOT/bin/trytond-run" 0750 <<EOF
 #!/usr/bin/env bash
 # Written by Managely bootstrap_server.sh: start trytond with every site database preloaded.
 set -euo pipefail
@@ -219,6 +369,7 @@ if ((\${#names[@]})); then
 fi
 exec $(printf '%q ' "${TRYTOND_CMD[@]}")-c $(printf '%q' "$CONF") \${args[@]+"\${args[@]}"}
 EOF
+fi
 
 # --- start_service --------------------------------------------------------------------------
 step start_service
@@ -282,10 +433,7 @@ fi
 # --- check_service --------------------------------------------------------------------------
 step check_service
 progress 75
-sites=0
-for file in "$DB_DIR"/*.sqlite; do
-    [[ -f $file ]] && sites=$((sites + 1))
-done
+sites=$(db_list_sites | grep -c .) || sites=0
 # 30 s, plus time to preload each site database at start.
 deadline=$((SECONDS + 30 + sites))
 while true; do

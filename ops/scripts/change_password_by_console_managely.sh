@@ -57,23 +57,24 @@ if ((ROLLBACK)); then
 fi
 
 read_secrets NEW_PASSWORD
-DB=$(site_db "$SITE")
 
 step check_site
 progress 10
 need_bootstrap
 lock "site-$SITE"
-[[ -f $DB && -f $(site_dir "$SITE")/site.env ]] || fail "site $SITE does not exist"
+if [[ ! -f $(site_dir "$SITE")/site.env ]] || ! db_exists "$SITE"; then
+    fail "site $SITE does not exist"
+fi
 
 step set_password
 progress 40
-printf '%s\n' "$NEW_PASSWORD" | "$PY" "$SCRIPT_DIR/tryton_rpc.py" set-password "$DB" "$LOGIN" \
-    || reported
+printf '%s\n' "$NEW_PASSWORD" | db_set_password "$SITE" live "$LOGIN" || reported
 
 step verify_login
 progress 70
 # Loading is a no-op when trytond has the database loaded already; it must never be skipped
 # before a login (see tryton_rpc.py).
-rpc --port "$PORT" load "$SITE" --dbfile "$DB" --timeout 30 || reported
-printf '%s\n' "$NEW_PASSWORD" | rpc --port "$PORT" login "$SITE" "$LOGIN" --timeout 30 || reported
+db_load "$SITE" || reported
+printf '%s\n' "$NEW_PASSWORD" | rpc --port "$PORT" login "$(db_name "$SITE")" "$LOGIN" --timeout 30 \
+    || reported
 progress 100

@@ -15,6 +15,8 @@ Standard input: ADMIN_PASSWORD=<password>   (not read with --rollback)
 
 Creates DIR/db/NAME.sqlite from DIR/templates/SLUG.sqlite and DIR/sites/NAME/site.env, sets
 the admin password (and login), makes trytond load the database and logs in to prove it.
+On a PostgreSQL root (see bootstrap_server.sh --db-uri) the database is <prefix>NAME,
+created with CREATE DATABASE ... TEMPLATE <prefix>tpl_SLUG; db_name and the url use that name.
 
   --root DIR           the Managely root (default $DEFAULT_ROOT)
   --site NAME          site and database name: ^[a-z][a-z0-9-]{1,40}[a-z0-9]\$
@@ -70,10 +72,9 @@ require_option --package package "$PACKAGE"
 require login "$ADMIN_LOGIN"
 require host "$HOST"
 
-DB=$(site_db "$SITE")
+DB_NAME=$(db_name "$SITE")
 DIR=$(site_dir "$SITE")
 SITE_ENV=$DIR/site.env
-TEMPLATE=$TEMPLATES_DIR/$PACKAGE.sqlite
 
 # The package this site belongs to, from its marker (empty when there is none).
 existing_package() {
@@ -89,16 +90,16 @@ if ((ROLLBACK)); then
     package=$(existing_package)
     if [[ -n $package && $package != "$PACKAGE" ]]; then
         log "site $SITE belongs to package $package: left alone"
-    elif [[ -z $package && -e $DB ]]; then
-        log "database $SITE exists but is not a managed site: left alone"
+    elif [[ -z $package ]] && db_exists "$SITE"; then
+        log "database $DB_NAME exists but is not a managed site: left alone"
     elif [[ $(env_get "$SITE_ENV" state) == ready ]]; then
         log "site $SITE finished creating earlier: left alone (use delete_multiple_sites.sh)"
-    elif [[ -e $DB || -e $DIR || -e $DB_DIR/.$SITE.clone ]]; then
+    elif [[ -e $DIR ]] || db_exists "$SITE" || db_pending_exists "$SITE"; then
         if [[ -e $DIR/loaded ]]; then
             retire_name "$SITE" "$PACKAGE"
         fi
+        # The database, any unfinished clone, and the site directory.
         remove_site_files "$SITE"
-        rm -f -- "$DB_DIR/.$SITE.clone" "$DB_DIR/.$SITE.clone-wal" "$DB_DIR/.$SITE.clone-shm"
         log "removed site $SITE"
     else
         log "nothing to remove for $SITE"
@@ -121,8 +122,8 @@ package=$(existing_package)
 if [[ -n $package && $package != "$PACKAGE" ]]; then
     fail "site $SITE already exists for package $package"
 fi
-if [[ -z $package && -e $DB ]]; then
-    fail "database $SITE exists but is not a managed site"
+if [[ -z $package ]] && db_exists "$SITE"; then
+    fail "database $DB_NAME exists but is not a managed site"
 fi
 login=$(env_get "$SITE_ENV" admin_login)
 if [[ -n $login && $login != "$ADMIN_LOGIN" ]]; then
@@ -135,24 +136,25 @@ fi
 # --- clone_database -------------------------------------------------------------------------
 step clone_database
 progress 15
-# A new database stays under this name (not *.sqlite: trytond lists every *.sqlite file as a
-# database) until its admin password is set, so that nothing can log in to it, or make trytond
-# touch it, before load_site.
-PENDING=$DB_DIR/.$SITE.clone
-cleanup() { rm -f -- "$PENDING" "$PENDING-wal" "$PENDING-shm"; }
-if [[ -f $DB ]]; then
-    log "database $SITE exists: kept"
-    TARGET=$DB
+# A new database stays under a pending name until its admin password is set, so that nothing
+# can log in to it, or make trytond touch it, before load_site (see db_clone in lib.sh).
+CLONED=0
+cleanup() {
+    if ((CLONED)); then db_discard_pending "$SITE"; fi
+}
+if db_exists "$SITE"; then
+    log "database $DB_NAME exists: kept"
+    TARGET=live
 else
-    [[ -f $TEMPLATE ]] || fail "no template for package $PACKAGE: run build_template.sh first"
+    template_exists "$PACKAGE" || fail "no template for package $PACKAGE: run build_template.sh first"
     mkdir -p "$DIR"
     chmod 0750 "$DIR"
     printf '%s\n' "$PACKAGE" | write_atomic "$DIR/package" 0640
-    rm -f -- "$PENDING"
-    cp -- "$TEMPLATE" "$PENDING"
-    chmod 0600 "$PENDING"
-    log "cloned $(basename "$TEMPLATE") for $SITE"
-    TARGET=$PENDING
+    CLONED=1
+    started=$EPOCHREALTIME
+    db_clone "$SITE" "$PACKAGE"
+    log "cloned the template of $PACKAGE for $SITE in $(((${EPOCHREALTIME/./} - ${started/./}) / 1000)) ms"
+    TARGET=pending
 fi
 
 # --- set_admin_password ---------------------------------------------------------------------
@@ -162,15 +164,13 @@ rename=()
 [[ $ADMIN_LOGIN == admin ]] || rename=(--rename-from admin)
 started=$EPOCHREALTIME
 printf '%s\n' "$ADMIN_PASSWORD" \
-    | "$PY" "$SCRIPT_DIR/tryton_rpc.py" set-password "$TARGET" "$ADMIN_LOGIN" ${rename[@]+"${rename[@]}"} \
+    | db_set_password "$SITE" "$TARGET" "$ADMIN_LOGIN" ${rename[@]+"${rename[@]}"} \
     || reported
 log "admin password stored in $(((${EPOCHREALTIME/./} - ${started/./}) / 1000)) ms"
-if [[ $TARGET == "$PENDING" ]]; then
-    # SQLite folds its write-ahead log back into the file when the last connection closes.
-    [[ ! -s $PENDING-wal ]] || fail "the new database still has an unmerged write-ahead log"
-    rm -f -- "$PENDING-wal" "$PENDING-shm"
-    mv -f -- "$PENDING" "$DB"
-    log "database $SITE.sqlite in place"
+if [[ $TARGET == pending ]]; then
+    db_publish "$SITE"
+    CLONED=0
+    log "database $DB_NAME in place"
 fi
 
 # --- write_site -----------------------------------------------------------------------------
@@ -195,16 +195,16 @@ write_site_env "$state"
 step load_site
 progress 60
 : >"$DIR/loaded"
-rpc --port "$PORT" load "$SITE" --dbfile "$DB" --timeout 30 || reported
+db_load "$SITE" || reported
 
 # --- verify_login ---------------------------------------------------------------------------
 step verify_login
 progress 80
-printf '%s\n' "$ADMIN_PASSWORD" | rpc --port "$PORT" login "$SITE" "$ADMIN_LOGIN" --timeout 30 \
+printf '%s\n' "$ADMIN_PASSWORD" | rpc --port "$PORT" login "$DB_NAME" "$ADMIN_LOGIN" --timeout 30 \
     || reported
 write_site_env ready
 
-result db_name "$SITE"
-result url "http://$HOST:$PORT/$SITE/"
+result db_name "$DB_NAME"
+result url "http://$HOST:$PORT/$DB_NAME/"
 result admin_login "$ADMIN_LOGIN"
 progress 100

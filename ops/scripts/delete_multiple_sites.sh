@@ -11,9 +11,11 @@ usage() {
 Usage: delete_multiple_sites.sh --root DIR --site NAME [--site NAME ...] [--rollback]
 
 Removes DIR/db/NAME.sqlite (with its -wal/-shm/-journal files), DIR/sites/NAME and
-DIR/backups/NAME for each NAME, and nothing else (no globbing on names). Every name is
-validated before anything is deleted. trytond keeps a deleted database loaded until it
-restarts, so a deleted name cannot be reused before that (subdomain_check.sh says no).
+DIR/backups/NAME for each NAME, and nothing else (no globbing on names). On a PostgreSQL
+root the database <prefix>NAME is dropped instead (DROP DATABASE ... WITH (FORCE): trytond's
+sessions on it are cut). Every name is validated before anything is deleted. trytond keeps a
+deleted database loaded until it restarts, so a deleted name cannot be reused before that
+(subdomain_check.sh says no).
 
   --root DIR     the Managely root (default $DEFAULT_ROOT)
   --site NAME    a site to delete (repeatable)
@@ -60,9 +62,11 @@ deleted=0
 done_count=0
 for site in "${SITES[@]}"; do
     lock "site-$site"
-    db=$(site_db "$site")
-    if [[ -e $db || -e $(site_dir "$site") || -e $BACKUPS_DIR/$site ]]; then
-        [[ -e $db ]] && retire_name "$site"
+    has_db=0
+    if db_exists "$site"; then has_db=1; fi
+    if ((has_db)) || [[ -e $(site_dir "$site") || -e $BACKUPS_DIR/$site ]] \
+        || db_pending_exists "$site"; then
+        ((has_db == 0)) || retire_name "$site"
         remove_site_files "$site"
         rm -rf -- "${BACKUPS_DIR:?}/$site"
         deleted=$((deleted + 1))

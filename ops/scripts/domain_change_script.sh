@@ -90,7 +90,7 @@ fi
 # --- check_site -----------------------------------------------------------------------------
 step check_site
 progress 10
-[[ -f $(site_db "$SITE") || -d $DIR ]] || fail "site $SITE does not exist"
+[[ -d $DIR ]] || db_exists "$SITE" || fail "site $SITE does not exist"
 lock domains
 if [[ -f $MAP ]]; then
     while read -r map_domain map_site _; do

@@ -10,14 +10,15 @@ usage() {
     cat <<EOF
 Usage: resource_usage_monitor.sh --root DIR [--site NAME ...]
 
-Measures every site with a database in DIR/db (or only the --site names). Read-only.
+Measures every site with a database (or only the --site names). Read-only.
 
   --root DIR     the Managely root (default $DEFAULT_ROOT)
   --site NAME    limit to this site (repeatable)
 
 Steps: $STEPS
 Results: sites, total_db_bytes, and per site NAME.db_bytes (database file with its -wal and
--shm), NAME.dir_bytes (DIR/sites/NAME), NAME.backups_bytes (DIR/backups/NAME)
+-shm; on PostgreSQL pg_database_size), NAME.dir_bytes (DIR/sites/NAME), NAME.backups_bytes
+(DIR/backups/NAME)
 EOF
 }
 
@@ -51,20 +52,15 @@ bytes() {
 
 step measure
 if ((${#SITES[@]} == 0)); then
-    for file in "$DB_DIR"/*.sqlite; do
-        name=${file##*/}
-        name=${name%.sqlite}
-        valid_site "$name" && SITES+=("$name")
-    done
+    sites=$(db_list_sites) || fail "cannot list the site databases"
+    while IFS= read -r name; do
+        [[ -z $name ]] || SITES+=("$name")
+    done <<<"$sites"
 fi
 total=0
 count=0
 for site in ${SITES[@]+"${SITES[@]}"}; do
-    db=$(site_db "$site")
-    db_bytes=0
-    for part in "$db" "$db-wal" "$db-shm"; do
-        db_bytes=$((db_bytes + $(bytes "$part")))
-    done
+    db_bytes=$(db_size "$site") || fail "cannot measure the database of $site"
     result "$site.db_bytes" "$db_bytes"
     result "$site.dir_bytes" "$(bytes "$(site_dir "$site")")"
     result "$site.backups_bytes" "$(bytes "$BACKUPS_DIR/$site")"

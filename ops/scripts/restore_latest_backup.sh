@@ -18,6 +18,10 @@ its database into DIR/db/NAME.sqlite with SQLite's online backup API (the caller
 using the site; the running trytond keeps serving the same file). With --into SCRATCH the
 database goes to DIR/db/SCRATCH.sqlite instead (a drill; SCRATCH may not be a managed site).
 Only the database is restored; the archive's site/ directory is left in the archive.
+On a PostgreSQL root the archive's database.dump is restored with pg_restore into a fresh
+database <prefix>rst_NAME, which then replaces <prefix>NAME (or <prefix>SCRATCH) in one
+transaction of renames; sessions on the replaced database are cut (trytond reconnects).
+Backups do not cross backends (a SQLite backup cannot be restored on a PostgreSQL root).
 
   --root DIR       the Managely root (default $DEFAULT_ROOT)
   --site NAME      the site whose backups are used
@@ -68,7 +72,6 @@ require_option --site site "$SITE"
 
 SITE_BACKUPS=$BACKUPS_DIR/$SITE
 TARGET_NAME=${INTO:-$SITE}
-TARGET=$(site_db "$TARGET_NAME")
 
 # A scratch name must not be a real site (nor one trytond still holds after a deletion).
 check_scratch() {
@@ -84,7 +87,7 @@ if ((ROLLBACK)); then
     if [[ -n $INTO ]]; then
         lock "site-$INTO"
         check_scratch
-        rm -f -- "$TARGET" "$TARGET-journal" "$TARGET-wal" "$TARGET-shm"
+        db_drop "$INTO"
         log "removed scratch database $INTO"
     else
         log "nothing to roll back: a restored site keeps the restored database"
@@ -96,8 +99,6 @@ fi
 # --- find_backup ----------------------------------------------------------------------------
 step find_backup
 progress 5
-PYTHON=$(rpc_python)
-[[ -n $PYTHON ]] || fail "no python interpreter found"
 # Names this script accepts: NAME-<timestamp>[-n][-label].tar.gz, directly in the site's dir.
 name_re="^${SITE}-[0-9]{8}T[0-9]{6}Z(-[a-z0-9_]+)*\\.tar\\.gz\$"
 if [[ -n $BACKUP ]]; then
@@ -146,61 +147,31 @@ progress 40
 lock "site-$TARGET_NAME"
 check_scratch
 if [[ -z $INTO ]]; then
-    [[ -f $TARGET ]] || [[ -d $(site_dir "$SITE") ]] \
+    [[ -d $(site_dir "$SITE") ]] || db_exists "$SITE" \
         || fail "site $SITE does not exist: create it first, or restore --into a scratch name"
 fi
 mkdir -p "$DB_DIR"
 STAGE=$(mktemp -d "$DB_DIR/.restore-XXXXXX")
 cleanup() { rm -rf -- "$STAGE"; }
-tar -xzf "$ARCHIVE" -C "$STAGE" database.sqlite \
-    || fail "the backup has no database.sqlite"
-[[ -f $STAGE/database.sqlite && ! -L $STAGE/database.sqlite ]] \
-    || fail "the backup's database.sqlite is not a regular file"
+MEMBER=$(db_dump_member)
+tar -xzf "$ARCHIVE" -C "$STAGE" "$MEMBER" \
+    || fail "the backup has no $MEMBER (a backup does not cross the SQLite and PostgreSQL backends)"
+[[ -f $STAGE/$MEMBER && ! -L $STAGE/$MEMBER ]] \
+    || fail "the backup's $MEMBER is not a regular file"
 if [[ -n $INTO ]]; then
-    # A fresh file, renamed into place (hidden name first: trytond lists *.sqlite files).
-    rm -f -- "$TARGET-journal" "$TARGET-wal" "$TARGET-shm"
-    chmod 0600 "$STAGE/database.sqlite"
-    mv -f -- "$STAGE/database.sqlite" "$TARGET"
+    # SQLite: a fresh file, renamed into place (from a hidden directory: trytond lists *.sqlite
+    # files). PostgreSQL: restored under another name, then renamed.
+    db_restore "$STAGE/$MEMBER" "$INTO" scratch
 else
-    # Into the live file, page by page under SQLite's locks: trytond keeps the same file.
-    "$PYTHON" - "$STAGE/database.sqlite" "$TARGET" <<'PY'
-import sqlite3
-import sys
-
-src = sqlite3.connect(sys.argv[1])
-dst = sqlite3.connect(sys.argv[2], timeout=60)
-try:
-    src.backup(dst)
-finally:
-    dst.close()
-    src.close()
-PY
+    # SQLite: into the live file, page by page under SQLite's locks: trytond keeps the same file.
+    db_restore "$STAGE/$MEMBER" "$SITE" live
 fi
-log "database restored into $TARGET_NAME"
+log "database restored into $(db_name "$TARGET_NAME")"
 
 # --- check_database -------------------------------------------------------------------------
 step check_database
 progress 80
-"$PYTHON" - "$TARGET" <<'PY' || reported
-import sqlite3
-import sys
-
-con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=60)
-try:
-    check = con.execute("PRAGMA integrity_check").fetchone()[0]
-    has_user = con.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'res_user'"
-    ).fetchone()
-finally:
-    con.close()
-if check != "ok":
-    print(f"::error integrity check failed: {check}".replace("\n", " "))
-    sys.exit(1)
-if not has_user:
-    print("::error the restored database has no res_user table")
-    sys.exit(1)
-print("integrity_check: ok")
-PY
+db_check "$TARGET_NAME" || reported
 
 result restored_from "$ARCHIVE"
 result sha256 "$actual"

@@ -33,7 +33,7 @@ done
 setup_root
 require_option --site site "$SITE"
 
-if [[ -e $(site_db "$SITE") || -e $(site_dir "$SITE") ]] || is_retired "$SITE"; then
+if [[ -e $(site_dir "$SITE") ]] || db_exists "$SITE" || is_retired "$SITE"; then
     result available no
 else
     result available yes

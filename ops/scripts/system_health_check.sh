@@ -56,11 +56,8 @@ trytond=down
 if [[ -n $PORT ]] && rpc --port "$PORT" version >/dev/null 2>&1; then
     trytond=up
 fi
-sites=0
-for file in "$DB_DIR"/*.sqlite; do
-    name=${file##*/}
-    valid_site "${name%.sqlite}" && sites=$((sites + 1))
-done
+# Read-only and never failing: an unreachable PostgreSQL counts no sites.
+sites=$(db_list_sites 2>/dev/null | grep -c .) || sites=0
 
 result load1 "$load1"
 result mem_used_pct "$mem_used_pct"
