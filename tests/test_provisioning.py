@@ -334,3 +334,51 @@ async def test_a_custom_domain_gets_mapped_then_a_certificate_and_a_restore_undo
         (name,) = connection.execute("SELECT name FROM res_user WHERE login='admin'").fetchone()
     assert name != "Changed after backup"
     await reveal_and_login(alice_client, launch)
+
+
+def tryton_call(url: str, login: str, password: str, method: str, params: list):
+    """Log in, then call ``method`` with the session, as the Tryton client does."""
+    import base64
+
+    answer = tryton_login(url, login, password)
+    user_id, session = answer["result"][:2]
+    token = base64.b64encode(f"{login}:{user_id}:{session}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 (the site's http URL on loopback)
+        url + "rpc/",
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Session {token}"},
+        data=json.dumps({"id": 2, "method": method, "params": params}).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+        return json.loads(response.read())
+
+
+async def test_an_add_on_is_activated_on_a_running_site(tryton_root, alice, alice_client, run_jobs):
+    from managely.models.addons import AddonApp, UserInstalledAddon
+    from managely.services import launches, site_tasks
+
+    await _platform(tryton_root, name="addon-host", host="127.0.0.1", driver="local")
+    addon = await AddonApp.create(
+        slug="analytics-test",
+        name_en="Analytics",
+        name_ar="التحليلات",
+        tryton_module="analytic_account",
+        price_minor=1000,
+        currency="USD",
+    )
+    await addon.packages.add(await Package.get(slug="starter"))
+    launch = await provision_through_the_panel(alice_client, "acme-addon")
+    login, password = await launches.credentials_of(launch)
+    method = "model.analytic_account.account.search"
+    before = tryton_call(launch.url, login, password, method, [[], 0, None, None, {}])
+    assert "error" in before, "the module is not active yet"
+
+    record = await site_tasks.install_addon(launch, addon)
+    await run_jobs()
+    await record.refresh_from_db()
+    assert record.status == "installed" and record.installed_at is not None
+    after = tryton_call(launch.url, login, password, method, [[], 0, None, None, {}])
+    assert after.get("result") == [], after
+    with pytest.raises(Exception, match="already installed"):
+        await site_tasks.install_addon(launch, addon)
+    assert await UserInstalledAddon.filter(launch=launch).count() == 1

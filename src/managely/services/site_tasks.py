@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from managely import crypto, db
 from managely.hosts.base import ScriptRun
 from managely.i18n import lazy_gettext as _l
+from managely.models.addons import AddonApp, InstalledAddonStatus, UserInstalledAddon
 from managely.models.launches import (
     Backup,
     BackupKind,
@@ -351,5 +352,53 @@ operations.register(
         rollback=False,
         failure_message=_l("We could not restore this backup. Your system is unchanged."),
         timeout_s=1800,
+    ),
+)
+
+
+async def install_addon(launch: Launch, addon: AddonApp, user=None) -> UserInstalledAddon:
+    """Activate an add-on's Tryton module on the site, live: the shared trytond keeps serving
+    every other site while this one's module list is upgraded."""
+    if not addon.is_active or not await addon.packages.filter(id=launch.package_id).exists():
+        raise ValidationError(_l("This add-on is not offered with this system's package."))
+    async with db.atomic():
+        record, _ = await UserInstalledAddon.get_or_create(launch=launch, addon=addon)
+        if record.status == InstalledAddonStatus.INSTALLED:
+            raise Conflict(_l("This add-on is already installed."))
+        operation = await _start_on_site(
+            launch, OperationKind.INSTALL_ADDON, user, {"record": record.id, "addon": addon.slug}
+        )
+        record.status, record.operation = InstalledAddonStatus.INSTALLING, operation
+        await record.save()
+    return record
+
+
+async def _addon_args(operation: SaaSOperation) -> list[str]:
+    addon = await AddonApp.get(slug=operation.params["addon"])
+    return [*await _site_args(operation), "--modules", addon.tryton_module]
+
+
+async def _addon_installed(operation: SaaSOperation, run: ScriptRun) -> None:
+    await UserInstalledAddon.filter(id=operation.params["record"]).update(
+        status=InstalledAddonStatus.INSTALLED, installed_at=datetime.now(UTC)
+    )
+
+
+async def _addon_failed(operation: SaaSOperation) -> None:
+    await UserInstalledAddon.filter(id=operation.params["record"]).update(
+        status=InstalledAddonStatus.FAILED
+    )
+
+
+operations.register(
+    OperationKind.INSTALL_ADDON,
+    operations.OperationSpec(
+        script="install_addon.sh",
+        steps=["check_site", "check_modules", "activate_modules", "verify"],
+        args=_addon_args,
+        on_success=_addon_installed,
+        on_failure=_addon_failed,
+        failure_message=_l("We could not install this add-on. Your system is unchanged."),
+        timeout_s=600,
     ),
 )
