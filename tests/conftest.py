@@ -34,13 +34,17 @@ _load_test_env()
 
 import asyncpg  # noqa: E402
 import dramatiq  # noqa: E402
+
+# Imported here, not first at the end of a run by its pytest plugin's summary hook: rewriting
+# hypothesis that late once hit CPython 3.11's "AST constructor recursion depth" error.
+import hypothesis  # noqa: E402, F401
 import pytest  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 from dramatiq.common import iter_queue  # noqa: E402
 
 from managely import db, queue, redis_client, schema, settings  # noqa: E402
 from managely.embedded import start_worker, stop_worker  # noqa: E402
-from managely.services import accounts, catalog, ratelimit  # noqa: E402
+from managely.services import accounts, catalog, ratelimit, servers  # noqa: E402
 from managely.web import create_app  # noqa: E402
 from tests.hosts.sshd import SshServer, sshd_missing_reason  # noqa: E402
 from tests.support import Browser, Inbox, start_smtp  # noqa: E402
@@ -213,6 +217,7 @@ async def database(tier: Tier, smtp: Inbox):
         # the gap between two databases, where no ORM is set up).
         _forget_delayed(tier.worker)
         dramatiq.get_broker().flush_all()
+    await servers.close_drivers()  # SSH connections belong to this test's servers
     await db.close()
     await tier.drop_database(url)
 

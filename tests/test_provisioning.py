@@ -60,6 +60,82 @@ def tryton_root(tmp_path_factory) -> tuple[Path, int]:
     )
 
 
+PG_CLUSTER = "postgresql://postgres@127.0.0.1:5432/"
+
+
+@pytest.fixture(scope="session")
+def pg_tryton_root(tmp_path_factory) -> tuple[Path, int]:
+    """A root whose sites are PostgreSQL databases cloned with CREATE DATABASE ... TEMPLATE."""
+    import asyncio
+
+    from tests.conftest import CI, _pg_redis_problem
+
+    problem = asyncio.run(_pg_redis_problem())
+    if problem:
+        if CI:
+            pytest.fail(f"CI requires PostgreSQL for the PostgreSQL sites: {problem}")
+        pytest.skip(problem)
+    root, port = tmp_path_factory.mktemp("tryton-pg") / "root", fixed_port()
+    steps = (
+        (
+            "bootstrap_server.sh",
+            "--port",
+            str(port),
+            "--python",
+            os.sys.executable,
+            "--modules",
+            "party",
+            "--db-uri",
+            PG_CLUSTER,
+        ),
+        ("build_template.sh", "--package", "starter", "--modules", "party"),
+    )
+    try:
+        for script, *args in steps:
+            done = subprocess.run(
+                ["bash", str(SCRIPTS / script), "--root", str(root), *args],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        yield root, port
+    finally:
+        subprocess.run(
+            ["bash", str(SCRIPTS / "stop_service.sh"), "--root", str(root)],
+            capture_output=True,
+            timeout=60,
+        )
+        _drop_root_databases(root)
+
+
+def _drop_root_databases(root: Path) -> None:
+    record = root / "etc" / "database"
+    if not record.exists():
+        return
+    prefix = dict(
+        line.split("=", 1) for line in record.read_text().splitlines() if "=" in line
+    ).get("prefix", "")
+    if not re.fullmatch(r"m[0-9a-f]+_", prefix):
+        return
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-Atq", "-c"]
+    names = subprocess.run(
+        [*psql, f"SELECT datname FROM pg_database WHERE datname LIKE '{prefix}%'"],  # noqa: S608 - prefix checked above
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split()
+    for name in names:
+        subprocess.run(
+            [*psql, f'ALTER DATABASE "{name}" IS_TEMPLATE false'], capture_output=True, timeout=60
+        )
+        subprocess.run(
+            [*psql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+            capture_output=True,
+            timeout=60,
+        )
+
+
 async def _platform(tryton_root, **server_options):
     await seed.seed_demo()
     # The session's template was built for "starter" with the sale module only.
@@ -382,3 +458,46 @@ async def test_an_add_on_is_activated_on_a_running_site(tryton_root, alice, alic
     with pytest.raises(Exception, match="already installed"):
         await site_tasks.install_addon(launch, addon)
     assert await UserInstalledAddon.filter(launch=launch).count() == 1
+
+
+async def test_a_customer_gets_a_working_postgresql_site_through_ssh(
+    pg_tryton_root, ssh_server, alice, alice_client
+):
+    """The same click, on a server whose sites are PostgreSQL databases."""
+    server = await _platform(
+        pg_tryton_root,
+        name="ssh-pg",
+        host=ssh_server.host,
+        driver="ssh",
+        port=ssh_server.port,
+        ssh_user=ssh_server.user,
+        private_key_pem=ssh_server.client_key_pem,
+        host_key=ssh_server.host_key_line,
+        db_backend="postgres",
+        db_uri=PG_CLUSTER,
+    )
+    launch = await provision_through_the_panel(alice_client, "acme-pg")
+    assert launch.db_backend == "postgres" and launch.server_id == server.id
+    assert not (pg_tryton_root[0] / "db" / f"{launch.site_name}.sqlite").exists()
+    await reveal_and_login(alice_client, launch)
+
+
+async def test_a_postgresql_server_is_bootstrapped_with_its_cluster(database):
+    from managely.models.operations import SaaSOperation
+    from managely.services.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        await servers.add_server(
+            name="pg-bad",
+            host="10.0.0.5",
+            driver="local",
+            db_backend="postgres",
+            db_uri="postgresql://u:secret@db/",
+        )
+    server = await servers.add_server(
+        name="pg-ok", host="10.0.0.5", driver="local", db_backend="postgres", db_uri=PG_CLUSTER
+    )
+    operation = await SaaSOperation.create(kind="bootstrap_server", server=server)
+    await operation.fetch_related("server")
+    args = await servers._bootstrap_args(operation)
+    assert args[args.index("--db-uri") + 1] == PG_CLUSTER

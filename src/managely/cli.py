@@ -154,8 +154,24 @@ def _with_db(coro_factory):
 @click.option("--capacity", default=50, show_default=True, type=int)
 @click.option("--root", default="/srv/managely", show_default=True)
 @click.option("--tryton-port", default=8000, show_default=True, type=int)
+@click.option(
+    "--db-uri",
+    default="",
+    help="sites on PostgreSQL: the cluster as the server sees it, postgresql://user@host:port/",
+)
 def servers_add(
-    name, host, port, ssh_user, key_file, known_host, driver, region, capacity, root, tryton_port
+    name,
+    host,
+    port,
+    ssh_user,
+    key_file,
+    known_host,
+    driver,
+    region,
+    capacity,
+    root,
+    tryton_port,
+    db_uri,
 ) -> None:
     """Register a server (its key is stored encrypted)."""
     from pathlib import Path
@@ -177,6 +193,8 @@ def servers_add(
             capacity=capacity,
             root=root,
             tryton_port=tryton_port,
+            db_backend="postgres" if db_uri else "sqlite",
+            db_uri=db_uri,
         )
         click.echo(
             f"added {server.name} ({server.driver}, {server.region}, capacity {server.capacity})"

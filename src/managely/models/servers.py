@@ -48,6 +48,8 @@ class Server(PublicModel):
     tryton_port = fields.IntField(default=8000)
     sites_root = fields.CharField(max_length=255, default="/srv/managely/sites")
     db_backend = fields.CharEnumField(DbBackend, max_length=8, default=DbBackend.SQLITE)
+    # For PostgreSQL sites, the cluster as the server sees it: postgresql://user@host:port/
+    db_uri = fields.CharField(max_length=255, default="")
     notes = fields.TextField(default="")
 
     class Meta:

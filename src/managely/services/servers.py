@@ -7,6 +7,7 @@ racing for the last slot cannot both take it.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from managely.models.servers import DbBackend, Server, ServerStatus
 from managely.models.servers import HostDriver as DriverKind
 from managely.services import operations
 from managely.services.errors import Conflict, NotFound, ValidationError
+
+# What bootstrap_server.sh accepts for --db-uri: a cluster, never a password or options.
+PG_URI = re.compile(r"postgresql://([A-Za-z0-9._-]{1,63}@)?[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/")
 
 _drivers: dict[int, tuple[object, HostDriver]] = {}
 LOCAL_SERVER = "local-1"
@@ -67,11 +71,17 @@ async def add_server(
     root: str = "/srv/managely",
     tryton_port: int = 8000,
     db_backend: str = "sqlite",
+    db_uri: str = "",
 ) -> Server:
     if await Server.exists(name=name):
         raise Conflict(_l("A server with this name already exists."), field="name")
     if driver == "ssh" and not private_key_pem:
         raise ValidationError(_l("An SSH server needs a private key."), field="key")
+    if db_backend == DbBackend.POSTGRES and not PG_URI.fullmatch(db_uri or ""):
+        raise ValidationError(
+            _l("A PostgreSQL server needs its cluster, as postgresql://user@host:port/."),
+            field="db_uri",
+        )
     if not 1024 <= tryton_port <= 32767:
         raise ValidationError(
             _l("The ERP port must be between 1024 and 32767."), field="tryton_port"
@@ -89,6 +99,7 @@ async def add_server(
         sites_root=root,
         tryton_port=tryton_port,
         db_backend=DbBackend(db_backend),
+        db_uri=db_uri if db_backend == DbBackend.POSTGRES else "",
     )
 
 
@@ -159,6 +170,8 @@ async def _bootstrap_args(operation: SaaSOperation) -> list[str]:
     if server.driver == DriverKind.LOCAL:
         # The local host uses this interpreter, which has trytond: nothing is downloaded.
         args += ["--python", sys.executable]
+    if server.db_backend == DbBackend.POSTGRES:
+        args += ["--db-uri", server.db_uri]
     modules = await _all_modules()
     if modules:
         args += ["--modules", ",".join(modules)]
