@@ -501,3 +501,26 @@ async def test_a_postgresql_server_is_bootstrapped_with_its_cluster(database):
     await operation.fetch_related("server")
     args = await servers._bootstrap_args(operation)
     assert args[args.index("--db-uri") + 1] == PG_CLUSTER
+
+
+async def test_a_visitor_signs_up_starts_a_trial_and_finds_the_system_in_the_panel(
+    tryton_root, client, smtp, run_jobs
+):
+    """The whole front door: catalog → sign-up → emailed code → trial → progress → panel."""
+    from tests.web.test_accounts import SIGNUP, signup_and_code
+
+    await _platform(tryton_root, name="front-door", host="127.0.0.1", driver="local")
+    home = await text(await client.get("/"))
+    assert "Starter" in home and "mode=trial" in home
+    code = await signup_and_code(client, smtp, run_jobs)
+    assert (await client.post("/verify", {"code": code})).status_code == 302
+    login = await client.post("/login", {"email": SIGNUP["email"], "password": PASSWORD})
+    assert login.headers["Location"] == "/panel/"
+    form = await text(await client.get("/panel/systems/new?package=starter&mode=trial"))
+    assert 'id="price-summary"' in form
+
+    launch = await provision_through_the_panel(client, "dana-erp")
+    assert launch.is_trial and launch.status == LaunchStatus.ACTIVE
+    panel = await text(await client.get("/panel/"))
+    assert "dana-erp" in panel and f"/panel/systems/{launch.code}" in panel
+    await reveal_and_login(client, launch)
