@@ -171,3 +171,42 @@ async def test_a_second_trial_is_refused_with_a_reason_and_writes_nothing(alice_
     assert second.status_code == 403
     assert "already had a free trial" in await text(second)
     assert await _counts() == before
+
+
+async def test_a_trial_from_a_denied_country_is_refused_in_both_languages(
+    alice_client, shop, tmp_path, monkeypatch
+):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    from managely import settings
+    from managely.services import trial_guard
+    from tests.support import arabic
+
+    path = tmp_path / "countries.mmdb"
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country")
+    writer.insert_network(IPSet(["203.0.113.0/24"]), {"country": {"iso_code": "FR"}})
+    writer.to_db_file(str(path))
+    monkeypatch.setenv("MANAGELY_GEOIP_DB", str(path))
+    settings.reset()
+    try:
+        await trial_guard.add_rule("FR", "deny", "trial")
+        await alice_client.get("/panel/systems/new")
+        before = await _counts()
+        form = {"mode": "trial", "package": "starter", "subdomain": "acme-fr"}
+        from_france = {"scope_base": {"client": ("203.0.113.9", 40000)}}
+        refused = await alice_client.post("/create_system", form, **from_france)
+        assert refused.status_code == 403
+        assert "Free trials are not available in your country." in await text(refused)
+        in_arabic = await alice_client.post(
+            "/create_system", form, headers={"Accept-Language": "ar"}, **from_france
+        )
+        assert arabic("Free trials are not available in your country.") in await text(in_arabic)
+        assert await _counts() == before
+        elsewhere = await alice_client.post(
+            "/create_system", form, scope_base={"client": ("198.51.100.7", 40000)}
+        )
+        assert elsewhere.status_code == 302, "the same customer may start it from elsewhere"
+    finally:
+        monkeypatch.delenv("MANAGELY_GEOIP_DB")
+        settings.reset()
