@@ -210,3 +210,22 @@ async def test_a_trial_from_a_denied_country_is_refused_in_both_languages(
     finally:
         monkeypatch.delenv("MANAGELY_GEOIP_DB")
         settings.reset()
+
+
+async def test_a_second_trial_from_the_same_device_is_refused(alice_client, charlie_client, shop):
+    await alice_client.get("/panel/systems/new")
+    assert (
+        await alice_client.post(
+            "/create_system", {"mode": "trial", "package": "starter", "subdomain": "acme-dev1"}
+        )
+    ).status_code == 302
+    device = alice_client.client.cookie_jar  # the device id alice's browser was given
+    cookie = next(c for c in device if c.name == "managely_device")
+    charlie_client.client.set_cookie("localhost", "managely_device", cookie.value)
+    before = await _counts()
+    refused = await charlie_client.post(
+        "/create_system", {"mode": "trial", "package": "starter", "subdomain": "acme-dev2"}
+    )
+    assert refused.status_code == 403
+    assert "already been started from this device" in await text(refused)
+    assert await _counts() == before
