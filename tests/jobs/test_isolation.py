@@ -19,11 +19,11 @@ async def mark(label: str) -> None:
     RAN.append(label)
 
 
-async def test_a_test_leaves_a_delayed_job_behind(database):
+async def test_a_test_leaves_a_delayed_job_behind(database, run_jobs):
     RAN.clear()
     enqueue("tests.mark", "left behind", delay_ms=300)
     enqueue("tests.mark", "now")
-    await asyncio.sleep(0.1)
+    await run_jobs()  # waits for "now"; a delayed message is not waited for
     assert RAN == ["now"]
 
 
