@@ -21,13 +21,13 @@ async def mark(label: str) -> None:
 
 async def test_a_test_leaves_a_delayed_job_behind(database, run_jobs):
     RAN.clear()
-    enqueue("tests.mark", "left behind", delay_ms=300)
+    enqueue("tests.mark", "left behind", delay_ms=2000)
     enqueue("tests.mark", "now")
     await run_jobs()  # waits for "now"; a delayed message is not waited for
     assert RAN == ["now"]
 
 
 async def test_the_next_test_never_sees_it_run(database, run_jobs):
-    await asyncio.sleep(0.8)
+    await asyncio.sleep(2.5)
     await run_jobs()
     assert RAN == ["now"]
