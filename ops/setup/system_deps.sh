@@ -13,7 +13,7 @@ case "${1:-}" in
   *) usage >&2; exit 2 ;;
 esac
 
-packages=(python3-venv python3-dev libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core)
+packages=(python3-venv python3-dev libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core)
 if [ "$mode" = lint ]; then
   packages=(shellcheck)
 elif [ "$mode" = test ]; then

@@ -2,13 +2,21 @@
 
 A failed delivery is retried with exponential backoff; the row keeps the status, the number
 of attempts and the last error, so staff can see what happened to every message.
+
+Attachments (an invoice's PDF) are kept as files under ``<data dir>/outbox/<message id>/``
+until the message is sent.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as MimeMessage
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -24,6 +32,27 @@ MAX_ATTEMPTS = 6
 BACKOFF_BASE_S = 30
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str  # a plain name, e.g. "INV-2026-000001.pdf"; its type is guessed from it
+    content: bytes
+
+
+def attachments_dir(email_id: int) -> Path:
+    return get_settings().data_dir / "outbox" / str(email_id)
+
+
+def _store_attachments(email_id: int, attachments: Sequence[Attachment]) -> None:
+    folder = attachments_dir(email_id)
+    # SQLite hands out a rolled-back row's id again: its files must not ride along.
+    shutil.rmtree(folder, ignore_errors=True)
+    if not attachments:
+        return
+    folder.mkdir(parents=True)
+    for attachment in attachments:
+        (folder / Path(attachment.filename).name).write_bytes(attachment.content)
+
+
 def render_email(template: str, locale: str, context: dict) -> tuple[str, str, str]:
     """Subject, text body and HTML body of ``templates/email/<template>/`` in ``locale``."""
     settings = get_settings()
@@ -35,7 +64,13 @@ def render_email(template: str, locale: str, context: dict) -> tuple[str, str, s
     return subject, text, html
 
 
-async def queue_email(to: str, template: str, context: dict, locale: str | None) -> EmailMessage:
+async def queue_email(
+    to: str,
+    template: str,
+    context: dict,
+    locale: str | None,
+    attachments: Sequence[Attachment] = (),
+) -> EmailMessage:
     """Store an email in the outbox and send it once the current transaction commits."""
     locale = locale if locale in i18n.LOCALES else i18n.DEFAULT_LOCALE
     subject, text, html = render_email(template, locale, context)
@@ -43,6 +78,7 @@ async def queue_email(to: str, template: str, context: dict, locale: str | None)
         message = await EmailMessage.create(
             to=to, template=template, locale=locale, subject=subject, body_text=text, body_html=html
         )
+        _store_attachments(message.id, attachments)
         enqueue("email.send", message.id)
     return message
 
@@ -55,6 +91,13 @@ def _mime(message: EmailMessage) -> MimeMessage:
     mime.set_content(message.body_text)
     if message.body_html:
         mime.add_alternative(message.body_html, subtype="html")
+    folder = attachments_dir(message.id)
+    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        maintype, subtype = kind.split("/", 1)
+        mime.add_attachment(
+            path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+        )
     mime["Content-Language"] = message.locale  # after set_content, which drops Content-* headers
     return mime
 
@@ -115,6 +158,7 @@ async def deliver(email_id: int) -> EmailStatus:
     message.sent_at = datetime.now(UTC)
     message.last_error = ""
     await message.save()
+    shutil.rmtree(attachments_dir(message.id), ignore_errors=True)
     return message.status
 
 
