@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from managely.i18n import gettext as _
-from managely.services import accounts, launches
+from managely.services import accounts, launches, payments
 from managely.services import wallet as wallet_service
 from managely.services.errors import ServiceError
 from managely.web import checkout
@@ -97,11 +97,29 @@ async def reveal_credentials(code: str):
 @login_required
 async def wallet():
     currency = (request.args.get("currency") or g.user.currency or "USD").upper()[:3]
-    balances = await wallet_service.balances(g.user)
-    return await page_or_partial(
-        "panel/wallet.html",
-        currency=currency,
-        balances=balances,
-        entries=await wallet_service.ledger(g.user, currency),
-        next_url=safe_next(request.args.get("next"), ""),
+    return await wallet_page(
+        currency,
+        safe_next(request.args.get("next"), ""),
+        amount=payments.default_amount(request.args.get("amount"), currency),
     )
+
+
+async def wallet_page(
+    currency: str, next_url: str, *, amount: str = "", error: ServiceError | None = None
+):
+    """The wallet: balances, the PayPal top-up form (kept on ``next``), the movements."""
+    context = {
+        "currency": currency,
+        "balances": await wallet_service.balances(g.user),
+        "entries": await wallet_service.ledger(g.user, currency),
+        "next_url": next_url,
+        "amount": amount,
+        "recharge_enabled": payments.recharge_enabled(),
+        "recharge_currencies": payments.recharge_currencies(),
+        "recharge_limits": payments.RECHARGE_LIMITS,
+    }
+    # The top-up form posts here and is redirected on to PayPal: the page's CSP must allow it.
+    g.form_to_paypal = context["recharge_enabled"]
+    if error is not None:
+        return await form_error("panel/wallet.html", error, **context)
+    return await page_or_partial("panel/wallet.html", errors={}, **context)
