@@ -40,6 +40,9 @@ class Subscription(PublicModel):
     trial_ends_at = fields.DatetimeField(null=True)
     current_period_start = fields.DatetimeField(null=True)
     current_period_end = fields.DatetimeField(null=True)
+    # The day of the month periods end on (1-31): a period ending on 28 Feb because the month
+    # is short is followed by one ending on the 31st again, not the 28th. Null until set.
+    anchor_day = fields.SmallIntField(null=True)
     cancel_at_period_end = fields.BooleanField(default=False)
     cancelled_at = fields.DatetimeField(null=True)
     suspended_at = fields.DatetimeField(null=True)
