@@ -61,6 +61,11 @@ class ReferralCommission(PublicModel):
     amount_minor = fields.IntField()
     currency = fields.CharField(max_length=3)
     status = fields.CharEnumField(CommissionStatus, max_length=16, default=CommissionStatus.PENDING)
+    # Frozen at accrual, so a refund reverses the share of what was really paid at that rate.
+    payment_amount_minor = fields.IntField(default=0)
+    rate_bp = fields.IntField(default=0)
+    refunded_minor = fields.IntField(default=0)  # of the payment, summed over its refunds
+    reversed_minor = fields.IntField(default=0)  # of the commission, summed over its reversals
     available_at = fields.DatetimeField(null=True)  # end of the holding period
     idempotency_key = fields.CharField(max_length=128, unique=True)  # e.g. "ref:<payment code>"
 
@@ -85,10 +90,10 @@ class ReferralBalance(TimestampedModel):
 
 
 class ReferralEntryKind(StrEnum):
-    ACCRUE = "accrue"  # + pending
+    ACCRUE = "accrue"  # + pending (negative: a held commission cut after a refund)
     MATURE = "mature"  # pending -> available
     WITHDRAW = "withdraw"  # - available, into the wallet
-    REVERSE = "reverse"  # - pending or available, after a refund
+    REVERSE = "reverse"  # - available, after a refund of a matured commission
 
 
 class ReferralBalanceEntry(TimestampedModel):

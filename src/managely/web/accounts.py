@@ -13,6 +13,7 @@ from managely.services.errors import ServiceError
 from managely.web.auth import client_ip, sign_in, sign_out, user_agent
 from managely.web.forms import form_error, form_fields
 from managely.web.htmx import page_or_partial, safe_next
+from managely.web.referrals import link_referrer
 
 bp = Blueprint("accounts", __name__)
 PENDING = "verify_user"  # session key: the account waiting for its email code
@@ -28,6 +29,7 @@ async def signup():
     except ServiceError as error:
         data.pop("password")
         return await form_error("accounts/signup.html", error, data=data)
+    await link_referrer(user)
     session[PENDING] = user.code
     await flash(_("We sent a 6-digit code to %(email)s.", email=user.email), "success")
     return redirect(url_for("accounts.verify"))
