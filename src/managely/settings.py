@@ -171,6 +171,40 @@ def _oauth_providers(env: dict[str, str]) -> tuple[OAuthProvider, ...]:
     return tuple(providers)
 
 
+@dataclass(frozen=True)
+class PayPalSettings:
+    """PayPal's REST API: where it is and who we are there. No client id: top-ups are off."""
+
+    base_url: str = "https://api-m.sandbox.paypal.com"
+    client_id: str | None = None
+    client_secret: str | None = None
+    webhook_id: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.client_id is not None
+
+
+def _paypal(env: dict[str, str]) -> PayPalSettings:
+    # Credentials travel to this URL: https only, except to this machine (a test's fake PayPal).
+    base_url = _issuer(env, "PAYPAL_BASE_URL", PayPalSettings.base_url)
+    values = {part: _raw(env, f"PAYPAL_{part}") for part in ("CLIENT_ID", "CLIENT_SECRET")}
+    values["WEBHOOK_ID"] = _raw(env, "PAYPAL_WEBHOOK_ID")
+    if any(values.values()):
+        for part, value in values.items():
+            if value is None:
+                raise SettingsError(
+                    f"{PREFIX}PAYPAL_{part} (or {PREFIX}PAYPAL_{part}_FILE) is required when any "
+                    f"of {PREFIX}PAYPAL_CLIENT_ID, _CLIENT_SECRET and _WEBHOOK_ID is set"
+                )
+    return PayPalSettings(
+        base_url=base_url,
+        client_id=values["CLIENT_ID"],
+        client_secret=values["CLIENT_SECRET"],
+        webhook_id=values["WEBHOOK_ID"],
+    )
+
+
 def _data_file(env: dict[str, str], name: str) -> Path | None:
     """A data file the process reads when it can: a missing one is reported by its user, which
     carries on without it (GeoIP), but a directory in its place is a mistake refused now."""
@@ -206,6 +240,7 @@ class Settings:
     geoip_db: Path | None = None  # a MaxMind-format country database; None: GeoIP rules off
     trials_per_ip: int = 3
     trial_ip_window_hours: int = 24
+    paypal: PayPalSettings = PayPalSettings()
 
     def oauth_provider(self, name: str) -> OAuthProvider | None:
         return next((p for p in self.oauth_providers if p.name == name), None)
@@ -270,6 +305,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         geoip_db=_data_file(env, "GEOIP_DB"),
         trials_per_ip=_int(env, "TRIALS_PER_IP", 3, lo=1, hi=100_000),
         trial_ip_window_hours=_int(env, "TRIAL_IP_WINDOW_HOURS", 24, lo=1, hi=24 * 366),
+        paypal=_paypal(env),
     )
 
 

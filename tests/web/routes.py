@@ -9,13 +9,17 @@ appended to the URL as its query string.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from managely import crypto
 from managely.models.accounts import ServiceBeneficiary, User
-from managely.models.catalog import Package
+from managely.models.billing import Invoice, InvoiceLine, InvoiceStatus, Payment, PaymentStatus
+from managely.models.catalog import BillingPeriod, Package, PackagePeriod
 from managely.models.launches import Launch, LaunchStatus, LaunchUserCredentials
 from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
 from managely.models.servers import Server
+from managely.models.subscriptions import Subscription, SubscriptionStatus
+from managely.services import invoices
 
 
 async def _company(owner: User) -> dict[str, str]:
@@ -74,6 +78,79 @@ async def _operation_query(owner: User) -> dict[str, str]:
     return {"_query": f"code={operation.code}"}
 
 
+async def _own_account(owner: User) -> dict[str, str]:
+    return {"code": owner.code}
+
+
+async def _payment_query(owner: User) -> dict[str, str]:
+    """A captured PayPal top-up: coming back to it again answers without calling PayPal."""
+    payment = await Payment.create(
+        user=owner,
+        gateway="paypal",
+        gateway_order_id=f"ORDER{owner.id}X{await Payment.all().count()}",
+        amount_minor=1000,
+        currency="USD",
+        status=PaymentStatus.CAPTURED,
+    )
+    return {"_query": f"payment={payment.code}&token={payment.gateway_order_id}"}
+
+
+async def make_invoice(owner: User) -> Invoice:
+    """An issued, paid invoice with one line, written directly (no quote, no email)."""
+    company = await ServiceBeneficiary.filter(owner=owner).first()
+    now = datetime.now(UTC)
+    invoice = await Invoice.create(
+        number=await invoices.next_number(),
+        user=owner,
+        beneficiary=company,
+        status=InvoiceStatus.PAID,
+        currency="USD",
+        subtotal_minor=2900,
+        total_minor=2900,
+        buyer={"name": company.name, "email": owner.email, "country": None, "tax_id": None},
+        seller={"name": "Managely", "email": "staff@managely.test", "domain": "managely.test"},
+        locale=owner.locale or "en",
+        issued_at=now,
+        due_at=now,
+        paid_at=now,
+    )
+    await InvoiceLine.create(
+        invoice=invoice, description="Starter (monthly)", unit_price_minor=2900, amount_minor=2900
+    )
+    return invoice
+
+
+async def _invoice(owner: User) -> dict[str, str]:
+    return {"code": (await make_invoice(owner)).code}
+
+
+async def _subscription(owner: User) -> dict[str, str]:
+    """An active monthly subscription, written directly."""
+    package, _ = await Package.get_or_create(
+        slug="starter",
+        defaults={"name_en": "Starter", "name_ar": "المبتدئ", "tryton_modules": ["sale"]},
+    )
+    period, _ = await PackagePeriod.get_or_create(
+        package=package,
+        period=BillingPeriod.MONTHLY,
+        currency="USD",
+        defaults={"months": 1, "price_minor": 2900},
+    )
+    now = datetime.now(UTC)
+    subscription = await Subscription.create(
+        user=owner,
+        beneficiary=await ServiceBeneficiary.filter(owner=owner).first(),
+        package=package,
+        period=period,
+        currency="USD",
+        status=SubscriptionStatus.ACTIVE,
+        price_minor=2900,
+        current_period_start=now,
+        current_period_end=now + timedelta(days=30),
+    )
+    return {"code": subscription.code}
+
+
 # endpoint -> coroutine making the URL arguments of an object owned by the given user
 OWNED_OBJECTS: dict[str, Callable[[User], Awaitable[dict[str, str]]]] = {
     "panel.company": _company,
@@ -83,6 +160,21 @@ OWNED_OBJECTS: dict[str, Callable[[User], Awaitable[dict[str, str]]]] = {
     "operations.widget": _operation,
     "operations.events": _operation,
     "operations.progress_status": _operation_query,
+    "invoices.detail": _invoice,
+    "invoices.pdf": _invoice,
+    "payments.paypal_return": _payment_query,
+    "payments.paypal_cancel": _payment_query,
+    "admin.user_wallet": _own_account,
+    "subscriptions.page": _subscription,
+    "subscriptions.cancel": _subscription,
+    "subscriptions.reactivate": _subscription,
+    "subscriptions.change": _subscription,
+}
+
+# What the owner gets when it is not 200: the way back from PayPal redirects onwards.
+OWNER_STATUS: dict[str, int] = {
+    "payments.paypal_return": 302,
+    "payments.paypal_cancel": 302,
 }
 
 # Form data that makes an unsafe request valid, so CSRF is the only thing missing.
@@ -90,6 +182,7 @@ VALID_FORMS: dict[str, dict[str, str]] = {
     "panel.company": {"name": "Renamed Co", "country": "SA", "tax_id": "", "address": ""},
     "panel.reveal_credentials": {"password": "correct-horse-42"},
     "panel.create_system": {"subdomain": "newsys", "package": "starter"},
+    "subscriptions.change": {"package": "starter", "period": "yearly"},
 }
 
 # Public endpoints that take a token or a provider name in the URL instead of an owned object.

@@ -94,7 +94,7 @@ async def test_an_empty_wallet_offers_a_top_up_and_writes_nothing(alice_client, 
     page = await text(response)
     assert response.status_code == 402
     assert "Your wallet balance is too low for this purchase." in page
-    assert 'href="/panel/wallet?currency=USD&amp;next=' in page
+    assert 'href="/panel/wallet?currency=USD&amp;amount=29.00&amp;next=' in page
     assert await _counts() == before
 
 

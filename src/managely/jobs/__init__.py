@@ -1,4 +1,14 @@
 """The worker engine: ``dramatiq managely.jobs`` imports this package to find every actor."""
 
 from managely import queue  # noqa: F401  (the broker exists before any actor declares)
-from managely.jobs import accounts, clock, email, launches, operations, platform  # noqa: F401
+from managely.jobs import (  # noqa: F401
+    accounts,
+    billing,
+    clock,
+    email,
+    invoices,
+    launches,
+    operations,
+    platform,
+    referrals,
+)

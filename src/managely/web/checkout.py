@@ -11,7 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, g, jsonify, redirect, request, url_for
 
 from managely import crypto
-from managely.i18n import format_money
+from managely.i18n import format_money, minor_to_decimal
 from managely.models.accounts import ServiceBeneficiary
 from managely.models.addons import AddonApp
 from managely.models.catalog import Package
@@ -111,9 +111,16 @@ async def order_form(data: dict, status_code: int = 200, error: ServiceError | N
         quote, quote_error = await _quote(data), None
     except ServiceError as problem:
         quote, quote_error = None, problem
+    balance = await wallet.balance(g.user, data["currency"])
     context = {
         "period_names": PERIOD_NAMES,
-        "balance_minor": await wallet.balance(g.user, data["currency"]),
+        "balance_minor": balance,
+        # What the wallet page's top-up form is prefilled with (major units), if short.
+        "shortfall": (
+            str(minor_to_decimal(quote.total_minor - balance, quote.currency))
+            if quote is not None and quote.total_minor > balance
+            else ""
+        ),
         "catalog": snapshot,
         "offer": snapshot.offer(data["package"]),
         "data": data,
