@@ -16,7 +16,10 @@ async def test_the_front_page_lists_every_package_with_its_price(client):
     assert "Compare packages" in page and "Users included" in page
     assert "What happens when my trial ends?" in page
     assert "14-day free trial" in page
-    assert 'href="/panel/systems/new?package=starter&amp;period=monthly&amp;currency=USD&amp;mode=trial"' in page
+    assert (
+        'href="/panel/systems/new?package=starter&amp;period=monthly&amp;currency=USD&amp;mode=trial"'
+        in page
+    )
 
 
 async def test_the_currency_and_period_switchers_change_the_prices(client):

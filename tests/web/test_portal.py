@@ -151,7 +151,7 @@ async def test_maintenance_mode_shows_a_notice(client, alice):
 )
 async def test_the_public_pages_are_in_both_languages(client, path, title):
     english = await text(await client.get(path))
-    assert f"<h1 class=\"card__title\">{title}</h1>" in english
+    assert f'<h1 class="card__title">{title}</h1>' in english
     assert f'href="{path}"' in english, "linked from every page's footer"
     page = await text(await client.get(path, headers={"Accept-Language": "ar"}))
     assert '<html lang="ar" dir="rtl">' in page and arabic(title) in page
