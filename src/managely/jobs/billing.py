@@ -7,44 +7,36 @@ state is a conditional update.
 
 from datetime import timedelta
 
-from managely.jobs.clock import every
-from managely.queue import actor
+from managely.jobs.clock import scheduled
 from managely.services import dunning, renewals
 
 
-@actor("billing.renew", queue="billing", time_limit=3_600_000)
-async def renew() -> None:
+@scheduled(timedelta(hours=1), "billing.renew", queue="billing", time_limit=3_600_000)
+async def renew() -> object:
     """Renew every subscription whose period ended, from the wallet."""
-    await renewals.run_renewals()
+    return await renewals.run_renewals()
 
 
-@actor("billing.reminders", queue="billing")
-async def reminders() -> None:
+@scheduled(timedelta(hours=1), "billing.reminders", queue="billing")
+async def reminders() -> object:
     """Trial-ending and past-due reminders, each once per period."""
-    await dunning.send_reminders()
+    return await dunning.send_reminders()
 
 
-@actor("billing.suspend_overdue", queue="billing")
-async def suspend_overdue() -> None:
+@scheduled(timedelta(hours=1), "billing.suspend_overdue", queue="billing")
+async def suspend_overdue() -> object:
     """Suspend systems unpaid past the grace period; line every system up with its
     subscription."""
-    await dunning.suspend_overdue()
+    return await dunning.suspend_overdue()
 
 
-@actor("billing.delete_expired", queue="billing")
-async def delete_expired() -> None:
+@scheduled(timedelta(hours=1), "billing.delete_expired", queue="billing")
+async def delete_expired() -> object:
     """Warn, then delete, systems suspended past the retention period."""
-    await dunning.delete_expired()
+    return await dunning.delete_expired()
 
 
-@actor("billing.expire_trials", queue="billing")
-async def expire_trials() -> None:
+@scheduled(timedelta(minutes=15), "billing.expire_trials", queue="billing")
+async def expire_trials() -> object:
     """End the trials whose time is up."""
-    await dunning.expire_trials()
-
-
-every(timedelta(hours=1), "billing.renew")
-every(timedelta(hours=1), "billing.reminders")
-every(timedelta(hours=1), "billing.suspend_overdue")
-every(timedelta(hours=1), "billing.delete_expired")
-every(timedelta(minutes=15), "billing.expire_trials")
+    return await dunning.expire_trials()

@@ -1,6 +1,8 @@
 """The clock: fires each declared schedule and only enqueues.
 
-Schedules are declared next to their actors with ``every()``. Ticks are aligned to a fixed
+Scheduled actors are declared with ``@scheduled(interval, name)`` (or ``every()`` beside a plain
+actor); each run of a scheduled actor records its outcome on its tick's row: status, duration
+and what it did, so staff see when every task last ran. Ticks are aligned to a fixed
 epoch, so every clock computes the same tick; a ``ClockRun`` row unique on (task, tick) is
 inserted before sending, so even two clocks at once send each tick once. A leader lock (Redis
 when configured, a file lock in the data dir otherwise) keeps a standby clock quiet. A clock
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -27,6 +30,7 @@ from tortoise.exceptions import IntegrityError
 
 from managely import db
 from managely.models.platform import ClockRun
+from managely.queue import actor
 from managely.redis_client import get_redis
 from managely.settings import get_settings
 
@@ -52,6 +56,75 @@ SCHEDULES: dict[str, Schedule] = {}
 def every(interval: timedelta, actor_name: str) -> None:
     """Declare that ``actor_name`` runs once per ``interval`` (call it beside the actor)."""
     SCHEDULES[actor_name] = Schedule(actor_name, interval)
+
+
+def scheduled(interval: timedelta, actor_name: str, **options):
+    """Declare an async actor the clock sends every ``interval``, whose runs are recorded."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        async def recorded(*args, **kwargs):
+            started = datetime.now(UTC)
+            try:
+                result = await fn(*args, **kwargs)
+            except Exception as exc:
+                await _record_quietly(actor_name, started, f"{type(exc).__name__}: {exc}", "failed")
+                raise
+            await _record_quietly(actor_name, started, _describe(result), "done")
+            return result
+
+        declared = actor(actor_name, **options)(recorded)
+        every(interval, actor_name)
+        return declared
+
+    return decorate
+
+
+def _describe(result: object) -> str:
+    if isinstance(result, dict):
+        return ", ".join(f"{key} {value}" for key, value in result.items())
+    return "" if result is None else str(result)
+
+
+async def _record_quietly(task: str, started: datetime, detail: str, status: str) -> None:
+    try:
+        await record_run(task, started, detail, status)
+    except Exception:  # noqa: BLE001 - the task's own outcome matters more than its note
+        log.exception("clock: could not record the run of %s", task)
+
+
+async def record_run(task: str, started: datetime, detail: str, status: str = "done") -> ClockRun:
+    """Mark the tick a run belongs to as finished, with its duration and outcome.
+
+    The clock wrote the tick's row before sending; a run the clock did not send (by hand, a
+    retry after the next tick) writes or updates the row of its own tick.
+    """
+    finished = datetime.now(UTC)
+    values = {
+        "status": status,
+        "finished_at": finished,
+        "duration_ms": int((finished - started).total_seconds() * 1000),
+        "detail": detail[:1000],
+    }
+    tick = SCHEDULES[task].tick_at(started)
+    run = await ClockRun.filter(task=task, tick__lte=started).order_by("-tick").first()
+    if run is None or run.tick < tick - SCHEDULES[task].interval:
+        try:
+            return await ClockRun.create(task=task, tick=tick, **values)
+        except IntegrityError:
+            run = await ClockRun.get(task=task, tick=tick)
+    await ClockRun.filter(id=run.id).update(**values)
+    return await ClockRun.get(id=run.id)
+
+
+async def last_runs() -> dict[str, ClockRun]:
+    """The latest tick of every scheduled task, for the staff's health pages."""
+    latest: dict[str, ClockRun] = {}
+    for task in SCHEDULES:
+        run = await ClockRun.filter(task=task).order_by("-tick").first()
+        if run is not None:
+            latest[task] = run
+    return latest
 
 
 async def fire(schedule: Schedule, moment: datetime | None = None) -> bool:

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from managely.jobs.clock import every
+from managely.jobs.clock import scheduled
 from managely.queue import actor
 from managely.services import email as email_service
 
@@ -13,10 +13,7 @@ async def send(email_id: int) -> None:
     await email_service.deliver(email_id)
 
 
-@actor("email.sweep", queue="email")
-async def sweep() -> None:
+@scheduled(timedelta(minutes=5), "email.sweep", queue="email")
+async def sweep() -> dict[str, int]:
     """Re-send outbox rows whose retry time passed (a delayed message may have been lost)."""
-    await email_service.sweep_due()
-
-
-every(timedelta(minutes=5), "email.sweep")
+    return {"resent": await email_service.sweep_due()}

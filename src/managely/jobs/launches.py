@@ -2,15 +2,11 @@
 
 from datetime import timedelta
 
-from managely.jobs.clock import every
-from managely.queue import actor
+from managely.jobs.clock import scheduled
 from managely.services import launches
 
 
-@actor("launches.refill_pool", queue="operations")
-async def refill_pool() -> None:
+@scheduled(timedelta(minutes=1), "launches.refill_pool", queue="operations")
+async def refill_pool() -> dict[str, int]:
     """Queue standby sites so each active server has the configured number per package."""
-    await launches.refill_pool()
-
-
-every(timedelta(minutes=1), "launches.refill_pool")
+    return {"queued": await launches.refill_pool()}

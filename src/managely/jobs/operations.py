@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from managely.jobs.clock import every
+from managely.jobs.clock import scheduled
 from managely.queue import actor
 from managely.services import launches, operations, servers, site_tasks  # noqa: F401  (kinds)
 
@@ -19,12 +19,9 @@ async def abandon(operation_id: int) -> None:
     await operations.abandon(operation_id)
 
 
-@actor("operations.reclaim", queue="operations")
-async def reclaim() -> None:
+@scheduled(timedelta(minutes=1), "operations.reclaim", queue="operations")
+async def reclaim() -> dict[str, int]:
     """Requeue (or fail) operations whose worker stopped renewing the lease, and send again
     those queued so long that their message was probably lost."""
-    await operations.reclaim_expired()
-    await operations.resend_queued()
-
-
-every(timedelta(minutes=1), "operations.reclaim")
+    counts = await operations.reclaim_expired()
+    return {**counts, "resent": await operations.resend_queued()}

@@ -238,3 +238,18 @@ async def send_invoice(invoice_id: int) -> EmailMessage | None:
     return await queue_email(
         user.email, "invoice", context, invoice.locale, attachments=[attachment]
     )
+
+
+async def process_invoices(limit: int = 100) -> int:
+    """The clock's invoice pass: draw the PDF of every issued invoice that has none yet (the
+    renewal run writes invoices in bulk; a failed email job may never have drawn one), so a
+    download is instant and the file exists before anyone asks. Returns how many it drew."""
+    pending = (
+        await Invoice.filter(number__isnull=False, pdf_path__isnull=True)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .order_by("id")
+        .limit(limit)
+    )
+    for invoice in pending:
+        await invoice_pdf.ensure_pdf(invoice)
+    return len(pending)
