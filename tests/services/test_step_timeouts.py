@@ -59,7 +59,7 @@ async def test_a_step_that_overruns_fails_the_operation_and_rolls_back(server, t
     started = time.monotonic()
     operation = await _operation(server, tmp_path, "20")
     await run_jobs()
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < 15, "stopped long before the step's 20 s sleep"
     await operation.refresh_from_db()
     assert operation.status == OperationStatus.FAILED
     assert operation.error_detail == "first: step first timed out after 1 s"
