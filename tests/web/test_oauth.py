@@ -344,3 +344,18 @@ def test_google_needs_only_its_client_credentials(tmp_path):
 def test_it_rejects_bad_provider_settings(tmp_path, extra, message):
     with pytest.raises(SettingsError, match=message):
         load({**BASE_ENV, "MANAGELY_DATA_DIR": str(tmp_path), **extra})
+
+
+async def test_a_provider_sign_in_still_asks_for_the_second_factor(client, provider, alice):
+    import pyotp
+
+    from managely.services import security
+
+    secret, _ = await security.start_enrolment(alice)
+    await security.confirm_enrolment(alice, pyotp.TOTP(secret).now())
+    provider.person.update(sub="alice-2fa", email="alice@example.com", name="Alice")
+    response = await sign_in_with(client)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login/two-factor", "not signed in yet"
+    panel = await client.get("/panel/")
+    assert panel.status_code == 302 and panel.headers["Location"].startswith("/login")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 from quart import Blueprint, flash, g, redirect, request, session, url_for
 
 from managely.i18n import current_locale
 from managely.i18n import gettext as _
-from managely.services import accounts
+from managely.services import accounts, security
 from managely.services.errors import ServiceError
 from managely.web.auth import client_ip, sign_in, sign_out, user_agent
 from managely.web.forms import form_error, form_fields
@@ -17,6 +18,8 @@ from managely.web.referrals import link_referrer
 
 bp = Blueprint("accounts", __name__)
 PENDING = "verify_user"  # session key: the account waiting for its email code
+TWO_FACTOR = "two_factor"  # session key: the password was right, the second factor is due
+TWO_FACTOR_TTL_S = 300
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -96,6 +99,42 @@ async def login():
             await accounts.request_new_otp(user)
         await flash(_("Verify your email first: enter the code we sent you."), "info")
         return redirect(url_for("accounts.verify"))
+    if await security.two_factor_enabled(user):
+        return await ask_second_factor(user, next_url)
+    await sign_in(user)
+    return redirect(next_url)
+
+
+async def ask_second_factor(user, next_url: str):
+    """The first factor passed (a password, or a provider's sign-in): ask for the code. Not
+    signed in yet: only this browser's signed session remembers the first step."""
+    session[TWO_FACTOR] = {"user": user.code, "next": next_url, "at": int(time.time())}
+    return redirect(url_for("accounts.two_factor"))
+
+
+async def _two_factor_user():
+    pending = session.get(TWO_FACTOR)
+    if not pending or time.time() - pending.get("at", 0) > TWO_FACTOR_TTL_S:
+        session.pop(TWO_FACTOR, None)
+        return None, None
+    return await accounts.get_user_by_code(pending["user"]), pending["next"]
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+async def two_factor():
+    user, next_url = await _two_factor_user()
+    if user is None:
+        return redirect(url_for("accounts.login"))
+    if request.method == "GET":
+        return await page_or_partial("accounts/two_factor.html", errors={})
+    data = await form_fields("code")
+    try:
+        await security.verify_second_factor(
+            user, data["code"], ip=client_ip(), user_agent=user_agent()
+        )
+    except ServiceError as error:
+        return await form_error("accounts/two_factor.html", error)
+    session.pop(TWO_FACTOR, None)
     await sign_in(user)
     return redirect(next_url)
 

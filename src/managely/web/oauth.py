@@ -24,11 +24,13 @@ from managely.crypto import constant_time_equal
 from managely.i18n import current_locale
 from managely.i18n import gettext as _
 from managely.i18n import lazy_gettext as _l
-from managely.services import accounts
+from managely.services import accounts, security
 from managely.services.errors import ServiceError, ValidationError
 from managely.settings import OAuthProvider
+from managely.web.accounts import ask_second_factor
 from managely.web.auth import client_ip, sign_in, user_agent
 from managely.web.htmx import safe_next
+from managely.web.referrals import link_referrer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oauth", __name__, url_prefix="/auth")
@@ -163,6 +165,11 @@ async def callback(provider: str):
         ip=client_ip(),
         user_agent=user_agent(),
     )
+    if created:
+        await link_referrer(user)
+    if await security.two_factor_enabled(user):
+        # A provider proves the email, not the second factor: ask for it as a password sign-in does.
+        return await ask_second_factor(user, pending["next"])
     await sign_in(user)
     if created:
         await flash(_("Welcome to Managely! Your account is ready."), "success")
