@@ -524,3 +524,60 @@ async def test_a_visitor_signs_up_starts_a_trial_and_finds_the_system_in_the_pan
     panel = await text(await client.get("/panel/"))
     assert "dana-erp" in panel and f"/panel/systems/{launch.code}" in panel
     await reveal_and_login(client, launch)
+
+
+async def test_a_customer_buys_an_add_on_on_the_system_page_and_its_module_is_active(
+    tryton_root, alice, alice_client, run_jobs
+):
+    """The marketplace for real: POST /addons/install_app pays from the wallet, and the
+    module answers over the site's JSON-RPC once the progress stream reaches 100 %."""
+    from managely.models.addons import AddonApp, UserInstalledAddon
+    from managely.services import launches, wallet
+    from tests.subscriptions_support import fund
+
+    await _platform(tryton_root, name="shop-host", host="127.0.0.1", driver="local")
+    addon = await AddonApp.create(
+        slug="analytics-shop",
+        name_en="Analytic accounting",
+        name_ar="المحاسبة التحليلية",
+        tryton_module="analytic_account",
+        price_minor=1200,
+        currency="USD",
+    )
+    await addon.packages.add(await Package.get(slug="starter"))
+    launch = await provision_through_the_panel(alice_client, "acme-shop")
+    page = await text(await alice_client.get(f"/panel/systems/{launch.code}"))
+    assert "Analytic accounting" in page and "/addons/install_app" in page
+
+    await fund(alice, 1200)
+    response = await alice_client.post(
+        "/addons/install_app", {"system": launch.code, "addon": addon.slug}
+    )
+    assert response.status_code == 302, await text(response)
+    progress_url = response.headers["Location"]
+    stream = await text(await alice_client.get(progress_url + "/events"))
+    assert 'data-progress="100"' in stream, stream[-2000:]
+    await run_jobs()
+    assert await wallet.balance(alice, "USD") == 0
+    record = await UserInstalledAddon.get(launch=launch)
+    assert record.status == "installed" and record.installed_at is not None
+
+    login, password = await launches.credentials_of(launch)
+    modules = tryton_call(
+        launch.url,
+        login,
+        password,
+        "model.ir.module.search_read",
+        [[["name", "=", "analytic_account"]], 0, None, None, ["state"], {}],
+    )
+    assert [m["state"] for m in modules["result"]] == ["activated"], modules
+    accounts = tryton_call(
+        launch.url,
+        login,
+        password,
+        "model.analytic_account.account.search",
+        [[], 0, None, None, {}],
+    )
+    assert accounts.get("result") == [], accounts
+    page = await text(await alice_client.get(f"/panel/systems/{launch.code}"))
+    assert "Installed" in page and "Removal is not available" in page

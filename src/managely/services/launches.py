@@ -546,6 +546,57 @@ operations.register(
 )
 
 
+async def reset_admin_password(launch: Launch, user: User | None = None) -> SaaSOperation:
+    """Queue a new random admin password for an active site.
+
+    The new password travels encrypted in the operation's params and replaces the stored one
+    only when the script succeeded, so a failed reset leaves the old login working and shown.
+    """
+    async with db.atomic():
+        if await pending_operations(launch):
+            raise Conflict(_l("Another task is running on this system. Try again when it ends."))
+        if launch.status != LaunchStatus.ACTIVE:
+            raise Conflict(_l("This system is not active."))
+        await launch.fetch_related("server")
+        return await operations.create(
+            OperationKind.CHANGE_PASSWORD,
+            user=user,
+            launch=launch,
+            server=launch.server,
+            params={"variant": "reset", "password": crypto.encrypt(crypto.random_token(15))},
+        )
+
+
+async def _reset_secrets(operation: SaaSOperation) -> dict[str, str]:
+    return {"NEW_PASSWORD": crypto.decrypt(operation.params["password"])}
+
+
+async def _password_reset(operation: SaaSOperation, run: ScriptRun) -> None:
+    await LaunchUserCredentials.filter(launch_id=operation.launch_id).update(
+        password_encrypted=operation.params["password"], rotated_at=datetime.now(UTC)
+    )
+    # The credentials row holds it now; the operation need not keep a copy.
+    await SaaSOperation.filter(id=operation.id).update(params={"variant": "reset"})
+
+
+operations.register(
+    OperationKind.CHANGE_PASSWORD,
+    operations.OperationSpec(
+        script="change_password_by_console_managely.sh",
+        steps=["check_site", "set_password", "verify_login"],
+        args=_claim_args,
+        secrets=_reset_secrets,
+        on_success=_password_reset,
+        rollback=False,
+        timeout_s=120,
+        failure_message=_l(
+            "We could not set a new password. The current administrator password still works."
+        ),
+    ),
+    variant="reset",
+)
+
+
 async def get_launch_for_user(user: User, code: str) -> Launch:
     """The access helper for systems: another customer's system is simply not found."""
     launch = await Launch.get_or_none(code=code, user=user).prefetch_related("package", "server")

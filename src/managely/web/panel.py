@@ -6,9 +6,11 @@ from quart import Blueprint, flash, g, redirect, request, url_for
 
 from managely.i18n import gettext as _
 from managely.services import accounts, launches, payments
+from managely.services import dashboard as dashboard_service
 from managely.services import wallet as wallet_service
 from managely.services.errors import ServiceError
 from managely.web import checkout
+from managely.web import systems as system_pages
 from managely.web.auth import login_required
 from managely.web.forms import form_error, form_fields
 from managely.web.htmx import page_or_partial, safe_next
@@ -21,7 +23,20 @@ bp = Blueprint("panel", __name__, url_prefix="/panel")
 async def dashboard():
     companies = await accounts.beneficiaries_of(g.user)
     systems = await launches.launches_of(g.user)
-    return await page_or_partial("panel/dashboard.html", companies=companies, systems=systems)
+    return await page_or_partial(
+        "panel/dashboard.html",
+        companies=companies,
+        systems=systems,
+        overview=await dashboard_service.overview(g.user),
+    )
+
+
+@bp.get("/systems/status")
+@login_required
+async def systems_status():
+    """The dashboard's systems table alone: it polls this every 10 seconds."""
+    systems = await launches.launches_of(g.user)
+    return await page_or_partial("panel/_systems_status.html", systems=systems)
 
 
 @bp.route("/companies/<code>", methods=["GET", "POST"])
@@ -68,9 +83,7 @@ async def create_system():
 @login_required
 async def system(code: str):
     launch = await launches.get_launch_for_user(g.user, code)
-    return await page_or_partial(
-        "panel/system.html", launch=launch, operation=await launches.latest_operation(launch)
-    )
+    return await system_pages.render_system(launch)
 
 
 @bp.post("/systems/<code>/credentials")
