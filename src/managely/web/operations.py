@@ -63,7 +63,12 @@ async def events(code: str):
         last = context["logs"][-1].seq if context["logs"] else 0
         return html, f"{operation.progress}-{last}", not context["live"]
 
-    return stream("progress", render, lambda: bus.subscribe(bus.channel_for("operation", code)))
+    return stream(
+        "progress",
+        render,
+        lambda: bus.subscribe(bus.channel_for("operation", code)),
+        close_event="done",
+    )
 
 
 @bp.get("/system_creation_progress_status")

@@ -22,11 +22,13 @@ def stream(
     event: str,
     render: Callable[[], Awaitable[tuple[str, str, bool]]],
     changes: Callable[[], AsyncIterator[AsyncIterator[dict]]],
+    close_event: str | None = None,
 ) -> Response:
     """Send ``render()``'s HTML on connect and after each change, until it says it is final.
 
     ``render`` returns (html, event id, final). Only changed HTML is sent; a comment keeps
-    idle connections open through proxies.
+    idle connections open through proxies. After the final HTML, ``close_event`` (if given)
+    tells the page's ``sse-close`` to stop: a browser would otherwise reconnect for ever.
     """
 
     @stream_with_context  # the body runs after the view returns: keep g and the request
@@ -46,6 +48,8 @@ def stream(
                 if html != last:
                     yield _frame(event, html, event_id)
                     last = html
+            if close_event:
+                yield _frame(close_event, "")
 
     response = Response(body(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
