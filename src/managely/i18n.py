@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from babel import Locale, dates, numbers
+from babel import Locale, dates, numbers, units
 from babel.core import negotiate_locale
 from babel.support import LazyProxy, NullTranslations, Translations
 
@@ -144,6 +144,26 @@ def format_timedelta(seconds: float) -> str:
     return _digits(dates.format_timedelta(seconds, locale=_babel_locale()))
 
 
+_BYTE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte")
+
+
+def format_bytes(value: int | float) -> str:
+    """A size with the largest unit that keeps it at 1 or more (binary steps: 1 kB = 1024)."""
+    size, unit = float(value), 0
+    while abs(size) >= 1024 and unit < len(_BYTE_UNITS) - 1:
+        size, unit = size / 1024, unit + 1
+    shown = round(size, 1) if unit else int(size)
+    length = "short" if unit else "long"  # "512 bytes", not "512 byte"
+    text = units.format_unit(shown, _BYTE_UNITS[unit], length=length, locale=_babel_locale())
+    return _digits(text, number=True)
+
+
+def format_percent(value: int | float) -> str:
+    """A percentage already in 0-100 (not a ratio), one decimal at most."""
+    text = units.format_unit(round(value, 1), "percent", length="short", locale=_babel_locale())
+    return _digits(text, number=True)
+
+
 def localize_digits(text: object) -> str:
     return _digits(str(text))
 
@@ -154,6 +174,8 @@ FILTERS = {
     "datetime": format_datetime,
     "date": format_date,
     "timedelta": format_timedelta,
+    "bytes": format_bytes,
+    "percent": format_percent,
     "digits": localize_digits,
 }
 
