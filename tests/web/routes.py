@@ -68,6 +68,28 @@ async def _system(owner: User) -> dict[str, str]:
     return {"code": launch.code}
 
 
+async def _backup(owner: User) -> dict[str, str]:
+    """A finished backup whose archive is on the (local) route host."""
+    from pathlib import Path
+
+    from managely.models.launches import Backup, BackupKind, BackupStatus
+
+    launch, _ = await make_launch(owner)
+    server = await Server.get(id=launch.server_id)
+    archive = Path(server.sites_root) / "backups" / launch.site_name / f"{launch.site_name}.tar.gz"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_bytes(b"backup archive")
+    backup = await Backup.create(
+        launch=launch,
+        server=server,
+        kind=BackupKind.MANUAL,
+        status=BackupStatus.SUCCEEDED,
+        path=str(archive),
+        size_bytes=archive.stat().st_size,
+    )
+    return {"code": launch.code, "backup": backup.code}
+
+
 async def _operation(owner: User) -> dict[str, str]:
     _, operation = await make_launch(owner)
     return {"code": operation.code}
@@ -151,11 +173,72 @@ async def _subscription(owner: User) -> dict[str, str]:
     return {"code": subscription.code}
 
 
+async def _user_session(owner: User) -> dict[str, str]:
+    """Another signed-in browser of the owner's, as the sessions page lists it."""
+    from managely.services import accounts
+
+    session = await accounts.start_session(owner, ip="192.0.2.7", user_agent="Firefox/140.0")
+    return {"code": session.code}
+
+
+async def _api_token(owner: User) -> dict[str, str]:
+    from managely.services import api_tokens
+
+    token, _ = await api_tokens.create(owner, name="route test")
+    return {"code": token.code}
+
+
+async def make_ticket(owner: User, *, closed: bool = False):
+    """An open ticket with a first message and a small text attachment, through the service."""
+    from managely.models.support import TicketAttachment, TicketStatus
+    from managely.services import support
+
+    ticket = await support.create_ticket(
+        owner,
+        subject="Route test",
+        department="technical",
+        priority="normal",
+        message="It does not start.",
+        uploads=[support.Upload("notes.txt", b"line one\n")],
+    )
+    if closed:
+        ticket.status = TicketStatus.CLOSED
+        await ticket.save()
+    attachment = await TicketAttachment.get(reply__ticket=ticket)
+    return ticket, attachment
+
+
+async def _ticket(owner: User) -> dict[str, str]:
+    ticket, _ = await make_ticket(owner)
+    return {"code": ticket.code}
+
+
+async def _closed_ticket(owner: User) -> dict[str, str]:
+    """Closed, so its live stream ends after the first event."""
+    ticket, _ = await make_ticket(owner, closed=True)
+    return {"code": ticket.code}
+
+
+async def _ticket_attachment(owner: User) -> dict[str, str]:
+    ticket, attachment = await make_ticket(owner)
+    return {"code": ticket.code, "attachment": attachment.code}
+
+
 # endpoint -> coroutine making the URL arguments of an object owned by the given user
 OWNED_OBJECTS: dict[str, Callable[[User], Awaitable[dict[str, str]]]] = {
     "panel.company": _company,
     "panel.system": _system,
     "panel.reveal_credentials": _system,
+    "account.revoke_session": _user_session,
+    "account.revoke_token": _api_token,
+    "systems.reset_password": _system,
+    "systems.check_dns": _system,
+    "systems.change_domain": _system,
+    "systems.create_backup": _system,
+    "systems.download_backup": _backup,
+    "systems.restore_backup": _backup,
+    "systems.delete_system": _system,
+    "usage.page": _system,
     "operations.page": _operation,
     "operations.widget": _operation,
     "operations.events": _operation,
@@ -169,6 +252,14 @@ OWNED_OBJECTS: dict[str, Callable[[User], Awaitable[dict[str, str]]]] = {
     "subscriptions.cancel": _subscription,
     "subscriptions.reactivate": _subscription,
     "subscriptions.change": _subscription,
+    "support.detail": _ticket,
+    "support.replies": _ticket,
+    "support.reply": _ticket,
+    "support.events": _closed_ticket,
+    "support.attachment": _ticket_attachment,
+    "admin_support.detail": _ticket,
+    "admin_support.reply": _ticket,
+    "admin_support.update": _ticket,
 }
 
 # What the owner gets when it is not 200: the way back from PayPal redirects onwards.
@@ -183,6 +274,9 @@ VALID_FORMS: dict[str, dict[str, str]] = {
     "panel.reveal_credentials": {"password": "correct-horse-42"},
     "panel.create_system": {"subdomain": "newsys", "package": "starter"},
     "subscriptions.change": {"package": "starter", "period": "yearly"},
+    "support.reply": {"message": "Any news?"},
+    "admin_support.reply": {"message": "Looking into it."},
+    "admin_support.update": {"status": "resolved", "assignee": "", "tags": ""},
 }
 
 # Public endpoints that take a token or a provider name in the URL instead of an owned object.

@@ -11,4 +11,5 @@ from managely.jobs import (  # noqa: F401
     operations,
     platform,
     referrals,
+    usage,
 )

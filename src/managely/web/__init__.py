@@ -69,8 +69,10 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 def _register_blueprints(app: Quart) -> None:
     from managely.web import (
+        account,
         accounts,
         admin,
+        admin_support,
         billing_api,
         checkout,
         health,
@@ -82,6 +84,9 @@ def _register_blueprints(app: Quart) -> None:
         portal,
         referrals,
         subscriptions,
+        support,
+        systems,
+        usage,
     )
 
     for module in (
@@ -90,13 +95,18 @@ def _register_blueprints(app: Quart) -> None:
         oauth,
         checkout,
         panel,
+        account,
         invoices,
         payments,
         referrals,
         subscriptions,
+        systems,
         billing_api,
         operations,
+        usage,
+        support,
         admin,
+        admin_support,
         health,
     ):
         app.register_blueprint(module.bp)
