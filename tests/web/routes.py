@@ -251,6 +251,7 @@ OWNED_OBJECTS: dict[str, Callable[[User], Awaitable[dict[str, str]]]] = {
     "subscriptions.page": _subscription,
     "subscriptions.cancel": _subscription,
     "subscriptions.reactivate": _subscription,
+    "subscriptions.auto_renew": _subscription,
     "subscriptions.change": _subscription,
     "support.detail": _ticket,
     "support.replies": _ticket,

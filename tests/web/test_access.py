@@ -117,3 +117,53 @@ async def test_every_unsafe_route_refuses_a_missing_csrf_token(app, alice, alice
             assert response.status_code == 400, f"{method} {rule.rule}"
             checked += 1
     assert checked >= 8
+
+
+def _english_sentences() -> set[str]:
+    """Catalog sentences that Arabic translates: one showing on an Arabic page is a string the
+    template or view left untranslated."""
+    from babel.messages.pofile import read_po
+
+    from tests.conftest import ROOT
+
+    with (ROOT / "locales" / "ar" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale="ar")
+    found = set()
+    for message in catalog:
+        text_ = message.id if isinstance(message.id, str) else ""
+        if (
+            text_
+            and message.string
+            and message.string != text_
+            and " " in text_.strip()
+            and "%" not in text_
+            and "<" not in text_
+            and len(text_) >= 12
+        ):
+            found.add(text_)
+    return found
+
+
+async def test_every_customer_page_renders_in_arabic_with_no_english_left(app, alice, alice_client):
+    from managely.services import accounts
+
+    await accounts.set_locale(alice, "ar")
+    english = _english_sentences()
+    checked = 0
+    for rule, view in rules(app):
+        if kind(view) != "customer" or "GET" not in rule.methods:
+            continue
+        if rule.endpoint.endswith((".events", ".pdf", ".download")) or "download" in rule.rule:
+            continue
+        url = await url_for_owner(rule, alice)
+        response = await alice_client.get(url, headers={"Accept-Language": "ar"})
+        if response.status_code != 200 or "text/html" not in response.content_type:
+            continue
+        page = await response.get_data(as_text=True)
+        visible = re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<(script|style|svg)\b.*?</\1>", " ", page))
+        visible = " ".join(visible.split())
+        left = sorted(s for s in english if s in visible)
+        assert not left, f"{rule.rule} shows English in Arabic: {left[:5]}"
+        assert 'dir="rtl"' in page or "<html" not in page, rule.rule
+        checked += 1
+    assert checked >= 10

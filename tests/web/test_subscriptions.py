@@ -144,3 +144,23 @@ async def test_the_renewal_api_needs_billing_adjust(app, alice, role, status):
 
 def _today() -> datetime:
     return datetime.now(UTC)
+
+
+async def test_automatic_renewal_can_be_turned_off_and_on(app, alice, alice_client, charlie_client):
+    sub = await make_subscription(alice, start=_today() - DAY)
+    assert sub.auto_renew
+    off = await alice_client.post(f"/subscriptions/{sub.code}/auto_renew", {"on": "0"})
+    assert off.status_code == 302
+    await sub.refresh_from_db()
+    assert sub.auto_renew is False
+    page = await text(await alice_client.get(f"/subscriptions/{sub.code}"))
+    assert "Renew automatically from my wallet" in page
+    outsider = await charlie_client.post(f"/subscriptions/{sub.code}/auto_renew", {"on": "1"})
+    assert outsider.status_code == 404
+    await sub.refresh_from_db()
+    assert sub.auto_renew is False
+    assert (
+        await alice_client.post(f"/subscriptions/{sub.code}/auto_renew", {"on": "1"})
+    ).status_code == 302
+    await sub.refresh_from_db()
+    assert sub.auto_renew is True

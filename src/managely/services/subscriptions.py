@@ -307,6 +307,23 @@ async def cancel(user: User, code: str) -> Subscription:
     return await get_subscription_for_user(user, code)
 
 
+async def set_auto_renew(user: User, code: str, on: bool) -> Subscription:
+    """Renew from the wallet automatically at the end of each period, or only by hand."""
+    subscription = await get_subscription_for_user(user, code)
+    if subscription.auto_renew == on:
+        return subscription
+    async with db.atomic():
+        await Subscription.filter(id=subscription.id).update(auto_renew=on, updated_at=utcnow())
+        await record(
+            subscription,
+            "auto_renew_on" if on else "auto_renew_off",
+            subscription.status,
+            None,
+            user,
+        )
+    return await get_subscription_for_user(user, code)
+
+
 async def reactivate(user: User, code: str, now: datetime | None = None) -> Subscription:
     """Undo a cancellation that has not happened yet, or pay now for a subscription whose
     renewal failed or that was cancelled (its system not deleted yet): it runs again from

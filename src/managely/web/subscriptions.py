@@ -83,6 +83,21 @@ async def cancel(code: str):
     return redirect(url_for("subscriptions.page", code=code))
 
 
+@bp.post("/subscriptions/<code>/auto_renew")
+@login_required
+async def auto_renew(code: str):
+    form = await request.form
+    on = form.get("on") == "1"
+    await subscriptions.set_auto_renew(g.user, code, on)
+    if on:
+        await flash(
+            _("Your subscription renews from your wallet at the end of each period."), "success"
+        )
+    else:
+        await flash(_("Automatic renewal is off: renew by hand before the period ends."), "success")
+    return redirect(url_for("subscriptions.page", code=code))
+
+
 @bp.post("/subscriptions/<code>/reactivate")
 @login_required
 async def reactivate(code: str):
