@@ -627,3 +627,32 @@ async def pending_operations(launch: Launch) -> bool:
     return await SaaSOperation.exists(
         launch=launch, status__in=[OperationStatus.QUEUED, OperationStatus.RUNNING]
     )
+
+
+async def addons_by_slug(slugs: list[str]) -> list[AddonApp]:
+    return await AddonApp.filter(slug__in=slugs) if slugs else []
+
+
+async def quote_order(
+    user: User | None,
+    *,
+    package_slug: str,
+    period: str,
+    currency: str,
+    addon_slugs: list[str],
+    promo_code: str | None,
+):
+    """What the order form currently says would cost (the live price summary)."""
+    package = await Package.get_or_none(slug=package_slug, is_active=True)
+    if package is None:
+        raise ValidationError(_l("Choose one of the packages on offer."), field="package")
+    company = await ServiceBeneficiary.filter(owner=user).order_by("id").first() if user else None
+    return await pricing.quote(
+        package,
+        period,
+        currency,
+        user=user,
+        beneficiary=company,
+        addons=await addons_by_slug(addon_slugs),
+        promo_code=promo_code,
+    )

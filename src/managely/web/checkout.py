@@ -12,11 +12,8 @@ from quart import Blueprint, g, jsonify, redirect, request, url_for
 
 from managely import crypto
 from managely.i18n import format_money, minor_to_decimal
-from managely.models.accounts import ServiceBeneficiary
-from managely.models.addons import AddonApp
-from managely.models.catalog import Package
 from managely.services import catalog, launches, pricing, trial_guard, wallet
-from managely.services.errors import ServiceError, ValidationError
+from managely.services.errors import ServiceError
 from managely.settings import get_settings
 from managely.web.auth import client_ip, login_required
 from managely.web.forms import form_error
@@ -44,20 +41,12 @@ async def _choice(source) -> dict:
 
 
 async def _quote(data: dict) -> pricing.Quote:
-    package = await Package.get_or_none(slug=data["package"], is_active=True)
-    if package is None:
-        raise ValidationError("", field="package")
-    addons = await AddonApp.filter(slug__in=data["addons"]) if data["addons"] else []
-    company = (
-        await ServiceBeneficiary.filter(owner=g.user).order_by("id").first() if g.user else None
-    )
-    return await pricing.quote(
-        package,
-        data["period"],
-        data["currency"],
-        user=g.user,
-        beneficiary=company,
-        addons=addons,
+    return await launches.quote_order(
+        g.user,
+        package_slug=data["package"],
+        period=data["period"],
+        currency=data["currency"],
+        addon_slugs=data["addons"],
         promo_code=data["promo_code"] or None,
     )
 
@@ -160,7 +149,7 @@ async def create_system():
     data = await _choice(await request.form)
     order = None
     if data["mode"] == "paid":
-        addons = await AddonApp.filter(slug__in=data["addons"]) if data["addons"] else []
+        addons = await launches.addons_by_slug(data["addons"])
         order = launches.Order(
             period=data["period"],
             currency=data["currency"],
