@@ -18,7 +18,6 @@ from quart import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 
@@ -28,7 +27,7 @@ from managely.services import bus, support
 from managely.services.errors import ServiceError
 from managely.web.auth import login_required
 from managely.web.htmx import page_or_partial
-from managely.web.sse import KEEPALIVE_S, _frame
+from managely.web.sse import stream
 
 bp = Blueprint("support", __name__)
 LIST, NEW, DETAIL = "support/list.html", "support/new.html", "support/detail.html"
@@ -157,33 +156,15 @@ def download(found, content: bytes) -> Response:
 
 
 def live_thread(code: str, render, last_seen: str = "") -> Response:
-    """Send the thread on connect (unless ``Last-Event-ID`` says the client has it) and on
-    each change; when the ticket closes, a ``closed`` event tells htmx to stop listening."""
-
-    @stream_with_context  # the body runs after the view returns: keep g and the request
-    async def body():
-        async with bus.subscribe(bus.channel_for("ticket", code)) as changes:
-            html, event_id, final = await render()
-            if event_id != last_seen:
-                yield _frame("replies", html, event_id)
-            iterator = changes.__aiter__()
-            while not final:
-                try:
-                    await asyncio.wait_for(iterator.__anext__(), timeout=KEEPALIVE_S)
-                except TimeoutError:
-                    yield b": keepalive\n\n"
-                    continue
-                html, new_id, final = await render()
-                if new_id != event_id:
-                    yield _frame("replies", html, new_id)
-                    event_id = new_id
-            yield _frame("closed", "", event_id)
-
-    response = Response(body(), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    response.timeout = None  # Quart would end the stream after RESPONSE_TIMEOUT (60 s)
-    return response
+    """The thread on connect (unless ``Last-Event-ID`` says the client has it) and on each
+    change; when the ticket closes, a ``closed`` event tells htmx to stop listening."""
+    return stream(
+        "replies",
+        render,
+        lambda: bus.subscribe(bus.channel_for("ticket", code)),
+        close_event="closed",
+        last_event_id=last_seen,
+    )
 
 
 async def _new_context(data: dict[str, str], errors: dict[str, str]) -> dict:
