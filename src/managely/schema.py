@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aerich import Command
+from aerich.ddl.sqlite import SqliteDDL
 from aerich.migrate import Migrate
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
@@ -67,6 +68,21 @@ def _reset_aerich_state() -> None:
     for attribute in _MIGRATE_STATE:
         if hasattr(Migrate, attribute):
             setattr(Migrate, attribute, [])
+
+
+# SQLite keeps no column comments, yet aerich raises on a comment change there, and Tortoise
+# writes a CharEnumField's members into its comment: adding a member to an enum would stop
+# every SQLite migration. A comment change is nothing to do on SQLite, so it writes nothing.
+_add_operator = Migrate._add_operator.__func__
+
+
+def _add_nonempty_operator(cls, operator: str, upgrade: bool = True, fk_m2m_index: bool = False):
+    if operator.strip():
+        _add_operator(cls, operator, upgrade, fk_m2m_index)
+
+
+Migrate._add_operator = classmethod(_add_nonempty_operator)
+SqliteDDL.set_comment = lambda self, model, field_describe: ""
 
 
 async def _make_one(name: str, url: str, folder: Path, root: Path) -> str:

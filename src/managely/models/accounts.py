@@ -209,6 +209,9 @@ class UserSession(PublicModel):
     user_agent = fields.CharField(max_length=255, default="")
     last_seen_at = fields.DatetimeField(auto_now=True)
     revoked_at = fields.DatetimeField(null=True)
+    # The staff member's user id while they act as this user: the panel shows a banner and
+    # ends it on demand. A plain column: SQLite cannot add a foreign key to an existing table.
+    impersonator_user_id = fields.BigIntField(null=True)
 
     class Meta:
         table = "user_sessions"
@@ -230,3 +233,21 @@ class TrialStart(TimestampedModel):
     class Meta:
         table = "trial_starts"
         indexes = (("ip", "created_at"),)
+
+
+class ApiIdempotencyKey(TimestampedModel):
+    """The stored answer to an unsafe API call, replayed when the same key comes again."""
+
+    user = fields.ForeignKeyField(
+        "models.User", related_name="api_idempotency_keys", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=128)
+    method = fields.CharField(max_length=8)
+    path = fields.CharField(max_length=255)
+    request_hash = fields.CharField(max_length=64)
+    status_code = fields.IntField()
+    response = fields.JSONField(null=True)
+
+    class Meta:
+        table = "api_idempotency_keys"
+        unique_together = (("user", "key"),)

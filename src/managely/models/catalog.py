@@ -36,6 +36,10 @@ class Package(PublicModel):
     included_users = fields.IntField(default=1)
     storage_gb = fields.IntField(default=1)
     backup_schedule = fields.CharField(max_length=16, default="daily")  # "daily", "6h", …
+    # Retention, applied per site: the newest backup of each of the last N days, weeks, months.
+    backup_keep_daily = fields.IntField(default=7)
+    backup_keep_weekly = fields.IntField(default=4)
+    backup_keep_monthly = fields.IntField(default=3)
     erp = fields.CharField(max_length=16, default="tryton")
     tryton_modules = fields.JSONField(default=list)
     is_active = fields.BooleanField(default=True)

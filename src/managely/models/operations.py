@@ -28,6 +28,9 @@ class OperationKind(StrEnum):
     BOOTSTRAP_SERVER = "bootstrap_server"
     WARM_POOL = "warm_pool"
     BULK_UPDATE = "bulk_update"
+    BULK_DELETE = "bulk_delete"
+    RESTORE_DRILL = "restore_drill"
+    SYNTHETIC_CHECK = "synthetic_check"
 
 
 class OperationStatus(StrEnum):

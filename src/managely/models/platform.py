@@ -120,3 +120,39 @@ class Heartbeat(TimestampedModel):
 
     class Meta:
         table = "heartbeats"
+
+
+class Alert(TimestampedModel):
+    """A message to staff (email through the outbox, and the webhook when one is set).
+
+    ``key`` names the condition (``backup:<code>``, ``server:<name>``…): while an alert for a
+    key is open, the same condition does not send another one.
+    """
+
+    kind = fields.CharField(max_length=32)
+    key = fields.CharField(max_length=128)
+    subject = fields.CharField(max_length=255)
+    body = fields.TextField(default="")
+    resolved_at = fields.DatetimeField(null=True)
+    webhook_status = fields.CharField(max_length=16, default="")  # "", sent, failed
+    webhook_error = fields.TextField(default="")
+
+    class Meta:
+        table = "alerts"
+        indexes = (("key", "resolved_at"), ("kind",))
+
+
+class SyntheticCheck(TimestampedModel):
+    """One run of the platform's own trial check: launch, log in, delete, timed."""
+
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+    ok = fields.BooleanField(default=False)
+    duration_ms = fields.IntField(null=True)
+    stage = fields.CharField(max_length=32, default="")  # where it stopped: launch, login, delete
+    error = fields.TextField(default="")
+    launch_code = fields.CharField(max_length=32, default="")
+
+    class Meta:
+        table = "synthetic_checks"
+        indexes = (("started_at",),)
