@@ -72,11 +72,20 @@ def _register_blueprints(app: Quart) -> None:
         account,
         accounts,
         admin,
+        admin_billing,
+        admin_catalog,
+        admin_operations,
+        admin_platform,
+        admin_reports,
+        admin_security,
+        admin_servers,
         admin_support,
+        api,
         billing_api,
         checkout,
         health,
         invoices,
+        metrics,
         oauth,
         operations,
         panel,
@@ -107,9 +116,18 @@ def _register_blueprints(app: Quart) -> None:
         support,
         admin,
         admin_support,
+        admin_security,
+        admin_catalog,
+        admin_billing,
+        admin_reports,
+        admin_servers,
+        admin_operations,
+        admin_platform,
         health,
+        metrics,
     ):
         app.register_blueprint(module.bp)
+    api.register(app)
 
 
 def _register_hooks(app: Quart, settings: Settings) -> None:
