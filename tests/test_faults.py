@@ -33,11 +33,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from bench import renewal_data
 
 from managely.services import launches as _launches  # noqa: F401  (registers "provision")
 from managely.services import operations
@@ -96,9 +98,21 @@ async def main(steps):
     async def password(launch_id):
         return (await launches.credentials_of(await Launch.get(id=launch_id)))[1]
 
+    async def seed_renewals(count, start, due):
+        from datetime import datetime
+        from bench import renewal_data
+        await renewal_data.load(
+            get_settings().database_url, count,
+            datetime.fromisoformat(start), datetime.fromisoformat(due),
+        )
+
+    async def send(actor_name):
+        import dramatiq
+        dramatiq.get_broker().get_actor(actor_name).send()
+
     commands = dict(
         setup=setup, add_server=add_server, launch=launch, tick=tick, retry=retry,
-        password=password,
+        password=password, seed_renewals=seed_renewals, send=send,
     )
     await db.init(get_settings())
     try:
@@ -474,6 +488,19 @@ class Platform:
 
         return await _until(final, "finished", self.logs)
 
+    async def charges(self) -> int:
+        return await self.db.fetchval(
+            "SELECT count(*) FROM wallet_transactions WHERE idempotency_key LIKE 'renew:%'"
+        )
+
+    async def cut_database_connections(self) -> int:
+        """Every other connection to this database ends, as when PostgreSQL restarts or a
+        pooler drops them: the workers' pools hold dead connections from then on."""
+        return await self.db.fetchval(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()) AS cut"
+        )
+
     async def logged(self, operation_id: int) -> list[str]:
         rows = await self.db.fetch(
             "SELECT line FROM operation_logs WHERE operation_id = $1 ORDER BY seq", operation_id
@@ -692,4 +719,109 @@ async def test_an_ssh_connection_dropped_mid_script_rolls_back_then_a_retry_succ
     assert (await platform.launch_row(launch["launch"]))["status"] == "active"
     assert tryton.sites() - before == {launch["site"]}
     tryton.assert_ready(launch["site"])
+    await platform.logs_in(launch, tryton)
+
+
+# --- mid-renewal ----------------------------------------------------------------------------
+
+RENEWALS = 20_000  # enough that the run takes seconds, so a fault lands in the middle of it
+
+
+async def _due_subscriptions(platform: Platform) -> datetime:
+    """RENEWALS subscriptions whose period ended an hour ago; returns their period start."""
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    start = due - timedelta(days=30)
+    await platform.control(
+        ("seed_renewals", {"count": RENEWALS, "start": start.isoformat(), "due": due.isoformat()})
+    )
+    return start
+
+
+async def _mid_run(platform: Platform) -> int:
+    """Wait until the renewal run has charged some periods but not all; how many."""
+
+    async def started() -> int | None:
+        charged = await platform.charges()
+        return charged or None
+
+    charged = await _until(started, "charging", platform.logs)
+    assert charged < renewal_data.expected(RENEWALS)["renewed"], "the fault came too late"
+    return charged
+
+
+async def _renewed_once(platform: Platform, start: datetime) -> dict[str, int]:
+    """Send the run until everything is charged; then each period is charged exactly once."""
+    wanted = renewal_data.expected(RENEWALS)
+
+    async def done() -> bool:
+        finished = await platform.db.fetchval(
+            "SELECT count(*) FROM clock_runs WHERE task = 'billing.renew' AND status = 'done'"
+        )
+        return finished > 0 and await platform.charges() == wanted["renewed"]
+
+    await _until(done, "renewed", platform.logs)
+    return await renewal_data.check(platform.env["MANAGELY_DATABASE_URL"], wanted, start)
+
+
+async def test_a_worker_killed_mid_renewal_run_leaves_each_period_charged_once(platform):
+    """SIGKILL on the worker while it renews 20,000 subscriptions: the batches it committed
+    stay whole, the one in flight is rolled back by PostgreSQL, and the next run charges the
+    rest. Every wallet equals its ledger; one charge and one invoice per period; no gaps."""
+    start = await _due_subscriptions(platform)
+    first = await platform.start_worker()
+    await platform.control(("send", {"actor_name": "billing.renew"}))
+    charged = await _mid_run(platform)
+    await platform.crash(first)
+    after_kill = await platform.charges()
+    assert charged <= after_kill < renewal_data.expected(RENEWALS)["renewed"]
+    invoices = await platform.db.fetchval("SELECT count(*) FROM invoices")
+    assert invoices == after_kill, "a committed batch holds its invoices and its charges"
+
+    await platform.start_worker()
+    await platform.control(("send", {"actor_name": "billing.renew"}))
+    found = await _renewed_once(platform, start)
+    assert found["charges"] == found["invoices"] == found["number_span"]
+
+
+async def test_database_connections_cut_mid_renewal_run_charge_nothing_twice(platform):
+    """Every connection of the worker is terminated by PostgreSQL in the middle of the run:
+    the batch in flight fails and is rolled back, the pool reconnects, and (with one more run
+    if the first gave up) every period is charged exactly once."""
+    start = await _due_subscriptions(platform)
+    await platform.start_worker()
+    await platform.control(("send", {"actor_name": "billing.renew"}))
+    await _mid_run(platform)
+    assert await platform.cut_database_connections() >= 1
+    finished = await platform.db.fetchval(
+        "SELECT count(*) FROM clock_runs WHERE task = 'billing.renew'"
+    )
+    if not finished or await platform.charges() < renewal_data.expected(RENEWALS)["renewed"]:
+        # The run may end failed (recorded) or still be going; a second run is what the next
+        # clock tick would send, and must charge only what is left.
+        async def ended() -> bool:
+            return bool(
+                await platform.db.fetchval(
+                    "SELECT count(*) FROM clock_runs WHERE task = 'billing.renew'"
+                )
+            )
+
+        await _until(ended, "ended", platform.logs)
+        await platform.control(("send", {"actor_name": "billing.renew"}))
+    await _renewed_once(platform, start)
+
+
+async def test_database_connections_cut_mid_provisioning_the_operation_still_ends(platform, tryton):
+    """The worker's database connections are terminated while a creation script waits in
+    load_site: when the script goes on, the worker writes its steps over new connections and
+    the operation succeeds with one working site."""
+    before = tryton.sites()
+    await platform.start_worker()
+    with tryton.frozen():
+        (launch,) = await platform.launch("acme-cutdb", server=local_server(tryton))
+        await platform.until_step(launch["operation"], "load_site")
+        assert await platform.cut_database_connections() >= 1
+    done = await platform.until_final(launch["operation"])
+    assert done["status"] == "succeeded", (done["error_detail"], platform.logs())
+    assert (await platform.launch_row(launch["launch"]))["status"] == "active"
+    assert tryton.sites() - before == {launch["site"]}
     await platform.logs_in(launch, tryton)
