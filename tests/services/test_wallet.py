@@ -70,3 +70,33 @@ async def test_wallets_are_per_user_and_currency(alice, charlie):
     assert await wallet.balance(charlie, "USD") == 0
     assert await wallet.balance(alice, "SAR") == 300
     assert await wallet.ledger(charlie, "USD") == []
+
+
+async def test_the_ledger_filters_by_kind_and_by_days_both_included(alice):
+    from datetime import UTC, datetime
+
+    from managely.services.errors import ValidationError
+
+    await wallet.post(alice, "USD", 5_000, RECHARGE, "f:1")
+    await wallet.post(alice, "USD", -1_000, CHARGE, "f:2")
+    await wallet.post(alice, "USD", -500, CHARGE, "f:3")
+    for key, day in (("f:1", 1), ("f:2", 10), ("f:3", 20)):
+        moment = datetime(2025, 3, day, 23, 59, tzinfo=UTC)
+        await WalletTransaction.filter(idempotency_key=key).update(created_at=moment)
+
+    async def keys(**typed: str) -> list[str]:
+        entries = await wallet.ledger(alice, "USD", filters=wallet.ledger_filter(**typed))
+        return [e.idempotency_key for e in entries]
+
+    assert await keys(kind="charge") == ["f:3", "f:2"]
+    assert await keys(date_from="2025-03-10", date_to="2025-03-10") == ["f:2"]
+    assert await keys(kind="charge", date_to="2025-03-15") == ["f:2"]
+    assert await keys(date_from="2025-03-02") == ["f:3", "f:2"]
+    for typed, field in (
+        ({"date_from": "31/03/2025"}, "date_from"),
+        ({"date_from": "2025-03-20", "date_to": "2025-03-01"}, "date_to"),
+        ({"kind": "gift"}, "kind"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            wallet.ledger_filter(**typed)
+        assert caught.value.field == field

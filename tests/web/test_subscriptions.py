@@ -164,3 +164,49 @@ async def test_automatic_renewal_can_be_turned_off_and_on(app, alice, alice_clie
     ).status_code == 302
     await sub.refresh_from_db()
     assert sub.auto_renew is True
+
+
+def _period_end(page: str) -> str:
+    return page.split('name="period_end" value="')[1].split('"')[0]
+
+
+async def test_renew_now_pays_the_next_period_once_even_when_clicked_twice(
+    app, alice, alice_client, run_jobs
+):
+    from managely.models.billing import Invoice
+    from managely.services import renewals
+
+    await fund(alice, 25_000)
+    sub = await make_subscription(alice, start=_today() - 10 * DAY)
+    old_end = sub.current_period_end
+    page = await text(await alice_client.get(f"/subscriptions/{sub.code}"))
+    form = {"period_end": _period_end(page)}
+    first = await alice_client.post(f"/subscriptions/{sub.code}/renew", form)
+    again = await alice_client.post(f"/subscriptions/{sub.code}/renew", form)
+    assert first.status_code == again.status_code == 302
+    await run_jobs()
+    await sub.refresh_from_db()
+    assert sub.current_period_start == old_end and sub.current_period_end > old_end
+    assert await wallet.balance(alice, "USD") == 15_000
+    key = f"renew:{sub.code}:{old_end.astimezone(UTC).isoformat()}"
+    assert await WalletTransaction.filter(idempotency_key=key).count() == 1
+    assert await Invoice.filter(user=alice).count() == 1
+    # The clock at the old period's end finds nothing due: the period was paid early.
+    counts = await renewals.run_renewals(old_end + DAY)
+    assert counts["renewed"] == 0 and await wallet.balance(alice, "USD") == 15_000
+
+
+async def test_renew_now_with_a_short_wallet_says_so_and_changes_nothing(app, alice, alice_client):
+    await fund(alice, 3_000)
+    sub = await make_subscription(alice, start=_today() - 10 * DAY)
+    page = await text(await alice_client.get(f"/subscriptions/{sub.code}"))
+    short = await alice_client.post(
+        f"/subscriptions/{sub.code}/renew", {"period_end": _period_end(page)}
+    )
+    body = await text(short)
+    assert short.status_code == 402 and "Your wallet balance is too low" in body
+    end = sub.current_period_end
+    await sub.refresh_from_db()
+    assert sub.current_period_end == end and await wallet.balance(alice, "USD") == 3_000
+    stale = await alice_client.post(f"/subscriptions/{sub.code}/renew", {"period_end": "x"})
+    assert stale.status_code == 400 and "out of date" in await text(stale)

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import io
 
+import pytest
 from werkzeug.datastructures import FileStorage
 
 from managely.models.support import SupportTicket, TicketAttachment, TicketReply, TicketStatus
@@ -188,7 +189,7 @@ async def test_internal_notes_stay_with_staff(
 
 
 async def test_staff_filter_the_list_and_change_status_assignee_and_tags(
-    app, alice, bob, bob_client
+    app, alice, bob, bob_client, admin_client
 ):
     technical, _ = await make_ticket(alice)
     billing = await support.create_ticket(
@@ -196,11 +197,11 @@ async def test_staff_filter_the_list_and_change_status_assignee_and_tags(
     )
     page = await text(await bob_client.get("/admin/support?department=billing"))
     assert "Wrong charge" in page and "Route test" not in page
-    response = await bob_client.post(
-        f"/admin/support/{technical.code}/update",
-        {"status": "resolved", "assignee": bob.code, "tags": "Printing, urgent-fix"},
-    )
-    assert response.status_code == 302
+    url = f"/admin/support/{technical.code}"
+    assert (await bob_client.post(f"{url}/update", {"status": "resolved"})).status_code == 302
+    assert (await admin_client.post(f"{url}/assign", {"assignee": bob.code})).status_code == 302
+    tagged = await admin_client.post(f"{url}/tags", {"tags": "Printing, urgent-fix"})
+    assert tagged.status_code == 302
     ticket = await SupportTicket.get(id=technical.id).prefetch_related("tags")
     assert ticket.status == TicketStatus.RESOLVED and ticket.assignee_id == bob.id
     assert sorted(t.name for t in ticket.tags) == ["printing", "urgent-fix"]
@@ -324,3 +325,145 @@ async def test_attachments_download_for_the_owner_and_staff_only(
     assert (await charlie_client.get(url)).status_code == 404
     anonymous = await client.get(url)
     assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
+
+
+async def test_a_body_past_the_upload_limit_shows_the_forms_own_error_and_saves_nothing(
+    app, alice, bob_client, alice_client
+):
+    ticket, _ = await make_ticket(alice)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # the app-wide limit, small for the test
+    replies, tickets = await TicketReply.all().count(), await SupportTicket.all().count()
+    for client, url, form in (
+        (alice_client, "/support_ticket", ticket_form()),
+        (alice_client, f"/panel/support/{ticket.code}/reply", {"message": "See file"}),
+        (bob_client, f"/admin/support/{ticket.code}/reply", {"message": "See file"}),
+    ):
+        big = {"attachments": upload("big.txt", b"a" * 100_000, "text/plain")}
+        response = await client.post(url, form, files=big)
+        body = await text(response)
+        assert response.status_code == 413, url
+        assert "The files are too large. Attach up to 5 files of 5 MB each." in body, url
+        assert 'name="message"' in body, url
+    assert await TicketReply.all().count() == replies
+    assert await SupportTicket.all().count() == tickets
+
+
+# --- the staff desk -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def admin_client(app):
+    from tests.conftest import PASSWORD, make_user
+    from tests.support import Browser
+
+    user = await make_user("desk@staff.example.com", "admin", "Dana Desk")
+    browser = Browser(app.test_client())
+    await browser.login(user.email, PASSWORD)
+    return browser
+
+
+async def test_the_staff_thread_is_live_with_notes_and_the_customers_never_carries_one(
+    app, alice, bob, alice_client, bob_client
+):
+    ticket, _ = await make_ticket(alice)
+    customer = alice_client.client.request(f"/panel/support/{ticket.code}/events")
+    staff = bob_client.client.request(f"/admin/support/{ticket.code}/events")
+    async with customer as customer_stream, staff as staff_stream:
+        for stream in (customer_stream, staff_stream):
+            await stream.send_complete()
+            assert "It does not start." in await _read_frame(stream)
+        note = {"message": "Customer is on the old plan.", "internal": "1"}
+        assert (await bob_client.post(f"/admin/support/{ticket.code}/reply", note)).status_code
+        staff_frame = await _read_frame(staff_stream)
+        answer = {"message": "Please restart the system."}
+        await bob_client.post(f"/admin/support/{ticket.code}/reply", answer)
+        customer_frame = await _read_frame(customer_stream)
+        staff_after = await _read_frame(staff_stream)
+        await customer_stream.disconnect()
+        await staff_stream.disconnect()
+    assert "Customer is on the old plan." in staff_frame and "Internal note" in staff_frame
+    assert "Please restart the system." in customer_frame
+    assert "Customer is on the old plan." not in customer_frame
+    assert "Internal note" not in customer_frame
+    assert "Please restart the system." in staff_after and "old plan" in staff_after
+
+
+async def test_the_desk_counts_its_queues_and_highlights_an_overdue_sla(
+    app, alice, bob, bob_client
+):
+    from datetime import UTC, datetime, timedelta
+
+    late, _ = await make_ticket(alice)
+    await support.create_ticket(
+        alice, subject="Refund please", department="billing", priority="urgent", message="Hi"
+    )
+    late.first_response_due_at = datetime.now(UTC) - timedelta(hours=3)
+    late.assignee = bob
+    await late.save()
+    page = await text(await bob_client.get("/admin/support"))
+    assert 'data-count="status-open">2<' in page and "(1 open)" in page
+    row = page.split("Route test")[0].rsplit("<tr", 1)[1]
+    assert 'class="row--overdue"' in row
+    assert "First answer overdue by 3 hours" in page and "Resolution due in" in page
+    mine = await text(await bob_client.get("/admin/support?assignee=me"))
+    assert "Route test" in mine and "Refund please" not in mine
+    nobody = await text(await bob_client.get("/admin/support?assignee=none&department=billing"))
+    assert "Refund please" in nobody and "Route test" not in nobody
+
+
+async def test_assigning_and_tagging_need_support_manage_and_are_audited(
+    app, alice, bob, bob_client, admin_client
+):
+    from managely.models.platform import AuditLog
+
+    ticket, _ = await make_ticket(alice)
+    url = f"/admin/support/{ticket.code}"
+    assert (await bob_client.post(f"{url}/assign", {"assignee": bob.code})).status_code == 403
+    assert (await bob_client.post(f"{url}/tags", {"tags": "vip"})).status_code == 403
+    assert (await admin_client.post(f"{url}/assign", {"assignee": bob.code})).status_code == 302
+    assert (await admin_client.post(f"{url}/tags", {"tags": "vip, slow"})).status_code == 302
+    removed = await admin_client.post(f"{url}/tags/remove", {"tag": "slow"})
+    assert removed.status_code == 302
+    wrong = await admin_client.post(f"{url}/assign", {"assignee": alice.code})
+    assert wrong.status_code == 400 and "Choose one of the support staff." in await text(wrong)
+    ticket = await SupportTicket.get(id=ticket.id).prefetch_related("tags")
+    assert ticket.assignee_id == bob.id and [t.name for t in ticket.tags] == ["vip"]
+    actions = await AuditLog.filter(target_id=ticket.code).values_list("action", "after")
+    assert ("support.assign", {"assignee_id": bob.id}) in actions
+    assert ("support.tags", {"tags": ["vip"]}) in actions
+    assert len(actions) == 3
+
+
+async def test_canned_replies_are_kept_by_managers_and_inserted_into_a_reply(
+    app, alice, bob_client, admin_client
+):
+    from managely.models.platform import AuditLog
+    from managely.models.support import CannedReply
+    from managely.services import accounts
+
+    assert (await bob_client.get("/admin/support/canned")).status_code == 403
+    empty = await admin_client.post("/admin/support/canned", {"title": "", "body_en": ""})
+    assert empty.status_code == 400 and "Give the canned reply a title." in await text(empty)
+    form = {"title": "Restart", "body_en": "Please restart.", "body_ar": "أعد التشغيل من فضلك."}
+    assert (await admin_client.post("/admin/support/canned", form)).status_code == 302
+    canned = await CannedReply.get(title="Restart")
+    edited = {**form, "body_en": "Please restart it.", "department": "technical"}
+    url = f"/admin/support/canned/{canned.id}"
+    assert (await admin_client.post(url, edited)).status_code == 302
+    await canned.refresh_from_db()
+    assert canned.body_en == "Please restart it." and canned.department == "technical"
+
+    await accounts.set_locale(alice, "ar")
+    ticket, _ = await make_ticket(alice)
+    page = await text(await admin_client.get(f"/admin/support/{ticket.code}?canned={canned.id}"))
+    assert "أعد التشغيل من فضلك.</textarea>" in page
+    assert (await admin_client.post(f"{url}/delete")).status_code == 302
+    assert not await CannedReply.exists(id=canned.id)
+    actions = await AuditLog.filter(action__startswith="support.canned").values_list(
+        "action", flat=True
+    )
+    assert sorted(actions) == [
+        "support.canned_create",
+        "support.canned_delete",
+        "support.canned_update",
+    ]

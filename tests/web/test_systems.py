@@ -367,6 +367,32 @@ async def test_an_add_on_needs_the_money_then_installs_and_shows_its_log(
     assert await wallet_service.balance(alice, "USD") == 500, "no second charge"
 
 
+async def test_a_failed_add_on_install_is_refunded_once_and_keeps_its_log(
+    alice, alice_client, system, addon, scripts, run_jobs
+):
+    from managely.models.addons import InstallationLog
+    from managely.services import site_tasks
+
+    await fund(alice, 2000)
+    (scripts / "fail-install_addon.sh").touch()
+    form = {"system": system.code, "addon": "analytics"}
+    code = progress_code(await alice_client.post("/addons/install_app", form))
+    await run_jobs()
+    operation = await SaaSOperation.get(code=code)
+    record = await UserInstalledAddon.get(launch=system)
+    assert operation.status == "failed" and record.status == "failed"
+    assert await wallet_service.balance(alice, "USD") == 2000
+    refund = await WalletTransaction.get(kind="refund")
+    assert refund.amount_minor == 1500
+    assert refund.idempotency_key == f"addon-refund:{record.code}:{code}"
+    await site_tasks.refund_addon(operation)  # a second failure report moves nothing
+    assert await WalletTransaction.filter(kind="refund").count() == 1
+    lines = await InstallationLog.filter(installed_addon=record).values_list("line", flat=True)
+    assert any("rolling back" in line for line in lines)
+    page = await text(await alice_client.get(f"/panel/systems/{system.code}"))
+    assert "Installation log" in page and "rolling back after failure" in page
+
+
 async def test_an_add_on_of_another_package_is_refused(alice, alice_client, system, addon):
     await addon.packages.clear()
     response = await alice_client.post(

@@ -156,6 +156,27 @@ async def pay_now(subscription: Subscription, *, now: datetime, actor: User | No
         raise Conflict(CHANGED)
 
 
+async def renew_early(
+    subscription: Subscription, seen_period_end: datetime, *, now: datetime, actor: User | None
+) -> bool:
+    """The customer pays an active subscription's next period now, from the wallet: the same
+    charge as the clock's renewal (same key), so the clock later finds it paid. The period the
+    customer saw is named, so a second click finds it paid and charges nothing (False).
+    A short wallet raises ``InsufficientFunds`` and changes nothing."""
+    end = seen_period_end.astimezone(UTC).isoformat()
+    key = f"renew:{subscription.code}:{end}"[:128]
+    if await WalletTransaction.exists(idempotency_key=key):
+        return False
+    done = await renew_batch(
+        [subscription.id], now, pay_now=True, actor=actor, early_end=seen_period_end
+    )
+    if done["renewed"] or done["completed"]:
+        return True
+    if await WalletTransaction.exists(idempotency_key=key):  # another click won the race
+        return False
+    raise Conflict(CHANGED)
+
+
 async def amount_due(subscription: Subscription, now: datetime | None = None) -> int:
     """What renewing ``subscription`` costs at ``now`` (tax included)."""
     quotes = await Prices.load([subscription])
@@ -166,16 +187,25 @@ async def amount_due(subscription: Subscription, now: datetime | None = None) ->
 
 
 async def renew_batch(
-    ids: list[int], now: datetime, *, pay_now: bool = False, actor: User | None = None
+    ids: list[int],
+    now: datetime,
+    *,
+    pay_now: bool = False,
+    actor: User | None = None,
+    early_end: datetime | None = None,
 ) -> Counter:
-    """Renew the subscriptions ``ids`` that are (still) due, in one transaction."""
+    """Renew the subscriptions ``ids`` that are (still) due, in one transaction; with
+    ``early_end``, active ones still ending then (paid early by hand)."""
     async with db.atomic():
-        query = (
-            Subscription.filter(id__in=ids, status__in=PAY_NOW)
-            if pay_now
-            else Subscription.filter(_due(now), id__in=ids)
-        )
+        if early_end is not None:
+            query = Subscription.filter(id__in=ids, status=ACTIVE, cancel_at_period_end=False)
+        elif pay_now:
+            query = Subscription.filter(id__in=ids, status__in=PAY_NOW)
+        else:
+            query = Subscription.filter(_due(now), id__in=ids)
         rows = await query.select_for_update(skip_locked=not pay_now).order_by("id")
+        if early_end is not None:
+            rows = [s for s in rows if s.current_period_end == early_end]
         batch = _Batch(rows, now, pay_now, actor)
         await batch.decide()
         await batch.write()

@@ -349,6 +349,28 @@ async def reactivate(user: User, code: str, now: datetime | None = None) -> Subs
     return await get_subscription_for_user(user, code)
 
 
+async def renew_now(
+    user: User, code: str, seen_period_end: str, now: datetime | None = None
+) -> tuple[Subscription, bool]:
+    """Pay an active subscription's next period now, from the wallet; the period is extended
+    and an invoice issued. ``seen_period_end`` is the period end the customer's page showed:
+    a second click on the same page finds that period paid and charges nothing (False).
+    A short wallet raises ``InsufficientFunds`` and changes nothing."""
+    from managely.services import renewals  # it builds on this module
+
+    subscription = await get_subscription_for_user(user, code)
+    try:
+        seen = datetime.fromisoformat(seen_period_end.strip())
+    except ValueError:
+        seen = None
+    if seen is None or seen.tzinfo is None:
+        raise ValidationError(_l("This page is out of date. Reload it and try again."))
+    if subscription.status != SubscriptionStatus.ACTIVE or subscription.cancel_at_period_end:
+        raise Conflict(_l("Only an active subscription that is not ending can be renewed now."))
+    charged = await renewals.renew_early(subscription, seen, now=now or utcnow(), actor=user)
+    return await get_subscription_for_user(user, code), charged
+
+
 # --- changing plan ----------------------------------------------------------------------------
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from managely import db
 from managely.i18n import lazy_gettext as _l
 from managely.models.accounts import User
-from managely.models.addons import AddonApp, UserInstalledAddon
+from managely.models.addons import AddonApp, InstallationLog, UserInstalledAddon
 from managely.models.billing import WalletTransactionKind
 from managely.models.launches import Backup, Certificate, CustomDomain, Launch, LaunchStatus
-from managely.models.operations import OperationLog, SaaSOperation
+from managely.models.operations import SaaSOperation
 from managely.models.servers import HostDriver
 from managely.services import site_tasks, wallet
 from managely.services.errors import Conflict, NotFound, ValidationError
@@ -70,15 +70,12 @@ async def installed_addons(launch: Launch) -> list[InstalledAddon]:
     rows = await UserInstalledAddon.filter(launch=launch).prefetch_related("addon").order_by("id")
     found = []
     for record in rows:
-        lines = []
-        if record.operation_id:
-            logs = (
-                await OperationLog.filter(operation_id=record.operation_id)
-                .order_by("-seq")
-                .limit(ADDON_LOG_LINES)
-            )
-            lines = [entry.line for entry in reversed(logs)]
-        found.append(InstalledAddon(record, lines))
+        logs = (
+            await InstallationLog.filter(installed_addon=record)
+            .order_by("-created_at", "-id")
+            .limit(ADDON_LOG_LINES)
+        )
+        found.append(InstalledAddon(record, [entry.line for entry in reversed(logs)]))
     return found
 
 

@@ -9,6 +9,9 @@ both succeed, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
@@ -115,11 +118,58 @@ def _same(entry: WalletTransaction, wallet: Wallet, amount_minor: int) -> Wallet
     return entry
 
 
-async def ledger(user: User, currency: str, limit: int = 50) -> list[WalletTransaction]:
+@dataclass(frozen=True)
+class LedgerFilter:
+    """Which entries of a wallet to show: one kind, and days from/to (both included, UTC)."""
+
+    kind: str = ""
+    start: date | None = None
+    end: date | None = None
+
+
+def _day(value: str, field: str) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            _l("Enter a date as YYYY-MM-DD, for example 2025-01-31."), field=field
+        ) from None
+
+
+def ledger_filter(kind: str = "", date_from: str = "", date_to: str = "") -> LedgerFilter:
+    """The filter from what the customer typed; a wrong kind or date raises ValidationError."""
+    kind = kind.strip()
+    if kind and kind not in {k.value for k in WalletTransactionKind}:
+        raise ValidationError(_l("Choose one of the options."), field="kind")
+    start, end = _day(date_from[:32], "date_from"), _day(date_to[:32], "date_to")
+    if start and end and start > end:
+        raise ValidationError(_l("The start date must not be after the end date."), field="date_to")
+    return LedgerFilter(kind, start, end)
+
+
+async def ledger(
+    user: User, currency: str, limit: int = 50, filters: LedgerFilter | None = None
+) -> list[WalletTransaction]:
+    """The wallet's newest entries, narrowed by ``filters`` when given."""
     wallet = await Wallet.get_or_none(user=user, currency=currency.upper())
     if wallet is None:
         return []
-    return await WalletTransaction.filter(wallet=wallet).order_by("-id").limit(limit)
+    query = WalletTransaction.filter(wallet=wallet)
+    filters = filters or LedgerFilter()
+    if filters.kind:
+        query = query.filter(kind=filters.kind)
+    if filters.start:
+        query = query.filter(created_at__gte=_midnight(filters.start))
+    if filters.end:
+        query = query.filter(created_at__lt=_midnight(filters.end + timedelta(days=1)))
+    return await query.order_by("-id").limit(limit)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 async def balances(user: User) -> list[Wallet]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from managely.i18n import gettext as _
+from managely.models.billing import WalletTransactionKind
 from managely.services import accounts, launches, payments
 from managely.services import dashboard as dashboard_service
 from managely.services import wallet as wallet_service
@@ -120,11 +121,19 @@ async def wallet():
 async def wallet_page(
     currency: str, next_url: str, *, amount: str = "", error: ServiceError | None = None
 ):
-    """The wallet: balances, the PayPal top-up form (kept on ``next``), the movements."""
+    """The wallet: balances, the PayPal top-up form (kept on ``next``), the movements
+    (filtered by the ``kind``/``from``/``to`` query; a wrong one shows all, with its error)."""
+    shown = {name: request.args.get(name, "")[:32] for name in ("kind", "from", "to")}
+    try:
+        filters = wallet_service.ledger_filter(shown["kind"], shown["from"], shown["to"])
+    except ServiceError as problem:
+        filters, error = None, error or problem
     context = {
         "currency": currency,
         "balances": await wallet_service.balances(g.user),
-        "entries": await wallet_service.ledger(g.user, currency),
+        "entries": await wallet_service.ledger(g.user, currency, filters=filters),
+        "filters": shown,
+        "kinds": list(WalletTransactionKind),
         "next_url": next_url,
         "amount": amount,
         "recharge_enabled": payments.recharge_enabled(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from quart import Blueprint, flash, g, redirect, request, url_for
 
 from managely import crypto
+from managely.i18n import format_date
 from managely.i18n import gettext as _
 from managely.services import catalog, launches, pricing, subscriptions, wallet
 from managely.services.errors import ServiceError
@@ -107,6 +108,29 @@ async def reactivate(code: str):
     except ServiceError as error:
         return await _page(await subscriptions.get_subscription_for_user(g.user, code), error=error)
     await flash(_("Your subscription is active again."), "success")
+    return redirect(url_for("subscriptions.page", code=code))
+
+
+@bp.post("/subscriptions/<code>/renew")
+@login_required
+async def renew(code: str):
+    """Pay the next period now; a second click on the same page charges nothing."""
+    await subscriptions.get_subscription_for_user(g.user, code)
+    seen = (await request.form).get("period_end", "")[:64]
+    try:
+        subscription, charged = await subscriptions.renew_now(g.user, code, seen)
+    except ServiceError as error:
+        return await _page(await subscriptions.get_subscription_for_user(g.user, code), error=error)
+    if charged:
+        await flash(
+            _(
+                "Thank you: your subscription is renewed until %(date)s.",
+                date=format_date(subscription.current_period_end),
+            ),
+            "success",
+        )
+    else:
+        await flash(_("This period was already paid: nothing more was charged."), "info")
     return redirect(url_for("subscriptions.page", code=code))
 
 

@@ -20,6 +20,7 @@ from quart import (
     request,
     url_for,
 )
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from managely.i18n import gettext as _
 from managely.models.support import Department, TicketPriority, TicketStatus
@@ -121,7 +122,47 @@ async def attachment(code: str, attachment: str):
     return download(found, await asyncio.to_thread(path.read_bytes))
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+async def too_large(error: RequestEntityTooLarge):
+    """A body past the app-wide limit is refused before the view runs: the ticket and reply
+    forms say what the attachment limit is instead of the bare 413 page. Nothing is saved."""
+    if request.endpoint == "support.create" and g.user is not None:
+        context = await _new_context({}, upload_limit_error())
+        return await page_or_partial(NEW, status_code=413, **context)
+    if request.endpoint == "support.reply" and g.user is not None:
+        code = (request.view_args or {}).get("code", "")
+        try:
+            ticket = await support.get_ticket_for_user(g.user, code)
+        except ServiceError as problem:
+            return await error_page(problem.status, problem.message)
+        context = await _detail_context(ticket, upload_limit_error(), "")
+        return await page_or_partial(DETAIL, status_code=413, **context)
+    return await error_page(413, error_titles()[413])
+
+
 # --- shared with the staff blueprint -------------------------------------------------------
+
+
+def upload_limit_error() -> dict[str, str]:
+    return {
+        "attachments": _(
+            "The files are too large. Attach up to %(files)s files of %(mb)s MB each.",
+            files=support.MAX_FILES,
+            mb=support.MAX_FILE_BYTES >> 20,
+        )
+    }
+
+
+async def error_page(status: int, message: object):
+    from managely.web import _error_page  # the app's own error page; it imports this module
+
+    return await _error_page(status, message)
+
+
+def error_titles() -> dict:
+    from managely.web import ERROR_TITLES
+
+    return ERROR_TITLES
 
 
 async def read_uploads() -> list[support.Upload]:
