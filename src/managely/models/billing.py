@@ -112,7 +112,7 @@ class Invoice(PublicModel):
 
     class Meta:
         table = "invoices"
-        indexes = (("user_id", "created_at"), ("status", "due_at"))
+        indexes = (("user_id", "created_at"), ("status", "due_at"), ("issued_at",))
 
 
 class InvoiceLine(TimestampedModel):

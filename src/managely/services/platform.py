@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from managely import db
@@ -15,6 +16,11 @@ from managely.services.accounts import validate_email
 from managely.services.email import queue_email
 from managely.services.errors import ValidationError
 from managely.settings import get_settings
+
+# The staff member acting as the signed-in customer, if any: set once per request by the web
+# layer, so every audit entry written while impersonating names them without each service
+# having to pass them along.
+acting_impersonator: ContextVar[User | None] = ContextVar("acting_impersonator", default=None)
 
 
 async def audit(
@@ -31,7 +37,7 @@ async def audit(
     """Record who did what to which object; staff and money actions always call this."""
     return await AuditLog.create(
         actor=actor,
-        impersonator=impersonator,
+        impersonator=impersonator or acting_impersonator.get(),
         action=action,
         target_type=type(target).__name__ if target is not None else "",
         target_id=str(getattr(target, "code", None) or getattr(target, "id", "") or ""),

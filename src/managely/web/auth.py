@@ -13,9 +13,10 @@ from quart import abort, g, redirect, request, url_for
 from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_user
 
 from managely.models.accounts import User
-from managely.services import accounts
+from managely.services import accounts, admin_users, platform
 
 auth = QuartAuth()
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def client_ip() -> str:
@@ -29,10 +30,18 @@ def user_agent() -> str:
 
 async def load_user() -> None:
     g.user, g.session_code, g.permissions = None, None, frozenset()
+    g.impersonator = None
     found = await accounts.session_user(current_user.auth_id)
     if found is None:
         return
     session_row, user = found
+    if session_row.impersonator_user_id is not None:
+        # Staff acting as this customer: the session is the customer's, with the customer's
+        # permissions only. A staff member locked meanwhile ends it.
+        g.impersonator = await admin_users.impersonator_of(session_row)
+        if g.impersonator is None:
+            return
+        platform.acting_impersonator.set(g.impersonator)
     g.user, g.session_code = user, session_row.code
     g.permissions = await accounts.permissions_of(user)
 
@@ -77,3 +86,19 @@ def permission_required(permission: str) -> Callable:
         return wrapper
 
     return decorate
+
+
+async def audit_impersonated_change(response):
+    """Staff acting as a customer: every change they make (an unsafe request that went
+    through) is audited under both names, whatever the route's service audits itself."""
+    impersonator = g.get("impersonator")
+    if impersonator is not None and request.method in UNSAFE and response.status_code < 400:
+        await platform.audit(
+            g.user,
+            "impersonation.request",
+            g.user,
+            after={"method": request.method, "path": request.path, "status": response.status_code},
+            ip=client_ip(),
+            impersonator=impersonator,
+        )
+    return response
