@@ -537,14 +537,30 @@ async def handle_webhook(headers: Mapping[str, str], raw_body: bytes) -> str:
         row, fresh = await _store_event(event)
         if not fresh and row.processed_at is not None:
             return "duplicate"
-        handler = HANDLERS.get(event["event_type"])
-        try:
-            note = await handler(gateway, event.get("resource") or {}) if handler else ""
-        except (KeyError, TypeError, ValueError) as error:
-            log.exception("PayPal event %s could not be applied", event["id"])
-            note = f"unreadable resource: {error!r}"  # a resend would not read better
-        except ServiceError as error:
-            await PaymentEvent.filter(id=row.id).update(error=str(error)[:1000])
-            raise
+        return await apply_event(gateway, row)
+
+
+async def apply_event(gateway: paypal.PayPal, row: PaymentEvent) -> str:
+    """Apply a stored, verified event through its handler and mark it processed. Handlers
+    are idempotent (ledger keys, status ranks), so applying an event again moves no money."""
+    event = row.payload
+    handler = HANDLERS.get(event["event_type"])
+    try:
+        note = await handler(gateway, event.get("resource") or {}) if handler else ""
+    except (KeyError, TypeError, ValueError) as error:
+        log.exception("PayPal event %s could not be applied", event["id"])
+        note = f"unreadable resource: {error!r}"  # a resend would not read better
+    except ServiceError as error:
+        await PaymentEvent.filter(id=row.id).update(error=str(error)[:1000])
+        raise
     await PaymentEvent.filter(id=row.id).update(processed_at=now(), error=note)
     return "applied" if handler else "ignored"
+
+
+async def replay_event(row: PaymentEvent) -> str:
+    """Staff's replay of an inbox event (e.g. one that failed half-way): the same path as a
+    redelivery from PayPal, minus the signature check it passed when it was stored."""
+    if not row.verified:
+        raise ValidationError(_l("Only an event PayPal verified can be applied."))
+    async with _gateway() as gateway:
+        return await apply_event(gateway, row)

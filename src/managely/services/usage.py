@@ -16,13 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from managely import i18n
 from managely.i18n import gettext as _
 from managely.i18n import lazy_gettext as _l
 from managely.models.launches import Launch, LaunchStatus, UsageSample
 from managely.models.servers import Server, ServerStatus
+from managely.services import charts
+from managely.services.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
 from managely.services.errors import ValidationError
 from managely.services.servers import driver_for_server
 
@@ -208,9 +210,6 @@ async def sample_all(now: datetime | None = None) -> dict[str, int]:
 
 # --- charts -----------------------------------------------------------------------------------
 
-WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 84, 12, 14, 30  # room for the value and time labels
-
 
 @dataclass(frozen=True)
 class Summary:
@@ -242,18 +241,10 @@ def _segments(data: Series, high: float) -> list[list[tuple[float, float]]]:
     return [run for run in runs if run]
 
 
-def _text(x: float, y: float, anchor: str, content: str, css: str = "chart__label") -> str:
-    return (
-        f'<text x="{x:.0f}" y="{y:.0f}" text-anchor="{anchor}" class="{css}">'
-        f"{escape(content)}</text>"
-    )
-
-
 def render_chart(data: Series) -> Markup:
     """The series as an accessible SVG line chart, labels in the current locale.
 
-    The plot is never mirrored: time runs left to right in Arabic too. The SVG fixes its own
-    direction to ltr so ``start``/``end`` anchors keep labels inside the frame on an RTL page.
+    The plot is never mirrored: time runs left to right in Arabic too (see ``services.charts``).
     """
     title = str(data.metric.title)
     summary = summarize(data)
@@ -270,22 +261,14 @@ def render_chart(data: Series) -> Markup:
         )
     measured = data.measured
     high = max(measured, default=0.0) or 1.0
-    base, right = HEIGHT - BOTTOM, WIDTH - RIGHT
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'class="chart" role="img" direction="ltr" aria-label="{escape(described)}">',
-        f"<title>{escape(title)}</title>",
-        f'<line x1="{LEFT}" y1="{TOP}" x2="{right}" y2="{TOP}" class="chart__grid" '
-        'stroke="currentColor" stroke-dasharray="4 4" stroke-width="0.5"/>',
-        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" class="chart__axis" '
-        'stroke="currentColor" stroke-width="1"/>',
-        f'<line x1="{LEFT}" y1="{base}" x2="{right}" y2="{base}" class="chart__axis" '
-        'stroke="currentColor" stroke-width="1"/>',
-        _text(LEFT - 6, TOP + 4, "end", data.metric.format(high if measured else 0)),
-        _text(LEFT - 6, base, "end", data.metric.format(0)),
-        _text(LEFT, HEIGHT - 8, "start", i18n.format_datetime(data.start, "short")),
-        _text(right, HEIGHT - 8, "end", i18n.format_datetime(data.end, "short")),
-    ]
+    parts = charts.frame(
+        title,
+        described,
+        data.metric.format(high if measured else 0),
+        data.metric.format(0),
+        i18n.format_datetime(data.start, "short"),
+        i18n.format_datetime(data.end, "short"),
+    )
     for run in _segments(data, high):
         if len(run) == 1:
             x, y = run[0]
@@ -300,9 +283,5 @@ def render_chart(data: Series) -> Markup:
             'stroke="currentColor" stroke-width="2" stroke-linejoin="round"/>'
         )
     if not measured:
-        middle = (LEFT + right) / 2
-        parts.append(
-            _text(middle, (TOP + base) / 2, "middle", _("No measurements yet"), "chart__empty")
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every text and attribute above is escaped
+        parts.append(charts.empty_note(_("No measurements yet")))
+    return charts.finish(parts)
