@@ -4,7 +4,14 @@ from datetime import timedelta
 
 from managely.jobs.clock import scheduled
 from managely.queue import actor
-from managely.services import launches, operations, servers, site_tasks  # noqa: F401  (kinds)
+from managely.services import (  # noqa: F401  (the modules that register kinds)
+    admin_platform,
+    admin_servers,
+    launches,
+    operations,
+    servers,
+    site_tasks,
+)
 
 
 @actor("operations.run", queue="operations", max_retries=0, time_limit=3_600_000)

@@ -42,6 +42,13 @@ RESEND_QUEUED_AFTER = timedelta(minutes=2)
 GENERIC_FAILURE = _l(
     "We could not finish this task. Our team has been told, and it can be retried."
 )
+# What maintenance mode holds back: new systems (and the standbys trials claim) wait queued.
+PAUSED_IN_MAINTENANCE = frozenset({OperationKind.PROVISION})
+FINAL_STATUSES = (OperationStatus.SUCCEEDED, OperationStatus.FAILED, OperationStatus.CANCELLED)
+
+
+class Cancelled(Exception):
+    """Staff cancelled the operation while it ran: the worker stops the script."""
 
 
 @dataclass
@@ -157,6 +164,10 @@ class _Progress:
         await OperationLog.create(
             operation=self.operation, seq=await self.next_seq(), level=level, line=line[:2000]
         )
+        # A kind may keep its own copy of the log (an add-on's installation log).
+        on_log = spec_for(self.operation).extra.get("on_log")
+        if on_log is not None:
+            await on_log(self.operation, line[:2000])
 
     async def on_event(self, event: ScriptEvent) -> None:
         op = self.operation
@@ -178,9 +189,11 @@ class _Progress:
     async def heartbeat(self) -> None:
         self.last_heartbeat = now()
         lease = now() + timedelta(seconds=self.operation.step_timeout_s) + LEASE_MARGIN
-        await SaaSOperation.filter(id=self.operation.id, status=OperationStatus.RUNNING).update(
-            heartbeat_at=now(), lease_until=lease
-        )
+        changed = await SaaSOperation.filter(
+            id=self.operation.id, status=OperationStatus.RUNNING
+        ).update(heartbeat_at=now(), lease_until=lease)
+        if not changed:  # no longer running: staff cancelled it
+            raise Cancelled()
 
     async def _start_step(self, name: str) -> None:
         op = self.operation
@@ -210,6 +223,42 @@ async def _finish(operation: SaaSOperation, status: OperationStatus, **fields) -
     await operation.save()
 
 
+async def refresh_parent(parent_id: int) -> SaaSOperation | None:
+    """A bulk operation follows its children: progress = finished / total; it ends when they
+    all have (failed if any failed). Recomputed from the rows, so any caller may run it."""
+    statuses = await SaaSOperation.filter(parent_id=parent_id).values_list("status", flat=True)
+    finished = [s for s in statuses if s in FINAL_STATUSES]
+    progress = 100 * len(finished) // len(statuses) if statuses else 100
+    # Conditional writes: two children ending at once each refresh, and the one that read
+    # fewer finished children must not overwrite the other's later count.
+    await SaaSOperation.filter(id=parent_id, progress__lt=progress).update(
+        progress=progress, result={"total": len(statuses), "finished": len(finished)}
+    )
+    if len(finished) == len(statuses):
+        failed = sum(s != OperationStatus.SUCCEEDED for s in finished)
+        await SaaSOperation.filter(id=parent_id, status=OperationStatus.RUNNING).update(
+            status=OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED,
+            finished_at=now(),
+            error_detail=f"{failed} of {len(statuses)} did not succeed" if failed else "",
+        )
+    parent = await SaaSOperation.get_or_none(id=parent_id)
+    if parent is not None:
+        await publish(parent)
+    return parent
+
+
+async def _still_running(operation: SaaSOperation) -> bool:
+    return await SaaSOperation.filter(id=operation.id, status=OperationStatus.RUNNING).exists()
+
+
+async def _paused(operation_id: int) -> bool:
+    """Launches wait while the platform is in maintenance; the clock resends them later."""
+    from managely.services.platform import maintenance_mode  # platform imports email
+
+    kind = await SaaSOperation.filter(id=operation_id).values_list("kind", flat=True)
+    return bool(kind) and kind[0] in PAUSED_IN_MAINTENANCE and await maintenance_mode()
+
+
 async def _fail(operation: SaaSOperation, spec: OperationSpec, detail: str, step: str) -> None:
     await OperationStep.filter(operation=operation, status=StepStatus.RUNNING).update(
         status=StepStatus.FAILED, finished_at=now(), message=detail[:500]
@@ -223,6 +272,8 @@ async def _fail(operation: SaaSOperation, spec: OperationSpec, detail: str, step
     if spec.on_failure is not None:
         await spec.on_failure(operation)
     await publish(operation)
+    if operation.parent_id:
+        await refresh_parent(operation.parent_id)
 
 
 def run_timeout(operation: SaaSOperation) -> int:
@@ -234,6 +285,8 @@ async def run(operation_id: int, owner: str | None = None) -> SaaSOperation | No
     """Claim and run one operation to its end (the body of the ``operations.run`` actor)."""
     from managely.services.servers import driver_for_server
 
+    if await _paused(operation_id):
+        return None
     operation = await claim(operation_id, owner or worker_identity())
     if operation is None:
         return None
@@ -260,6 +313,12 @@ async def run(operation_id: int, owner: str | None = None) -> SaaSOperation | No
     except (UnsafeArgument, OSError) as exc:
         await _fail(operation, spec, f"{type(exc).__name__}: {exc}", operation.current_step)
         return operation
+    except Cancelled:
+        await _cancelled_while_running(operation, spec, driver, args, secrets, progress)
+        return operation
+    if not await _still_running(operation):  # cancelled after the script's last event
+        await _cancelled_while_running(operation, spec, driver, args, secrets, progress)
+        return operation
     if result.exit_code == 0:
         await OperationStep.filter(operation=operation, status__in=[StepStatus.RUNNING]).update(
             status=StepStatus.SUCCEEDED, finished_at=now()
@@ -279,6 +338,8 @@ async def run(operation_id: int, owner: str | None = None) -> SaaSOperation | No
             if spec.on_success is not None:
                 await spec.on_success(operation, result)
         await publish(operation)
+        if operation.parent_id:  # after the commit, so it counts this one
+            await refresh_parent(operation.parent_id)
         return operation
     detail = result.error or ("timed out" if result.timed_out else f"exit code {result.exit_code}")
     failed_step = result.last_step or operation.current_step
@@ -326,11 +387,39 @@ async def reset_launch_for_retry(operation: SaaSOperation) -> None:
 
 
 async def cancel(operation: SaaSOperation) -> None:
-    changed = await SaaSOperation.filter(id=operation.id, status=OperationStatus.QUEUED).update(
-        status=OperationStatus.CANCELLED, finished_at=now()
+    """Cancel a queued operation (it never starts) or a running one: its worker sees the
+    status at its next step or heartbeat, stops the script and rolls it back."""
+    changed = await SaaSOperation.filter(
+        id=operation.id, status__in=[OperationStatus.QUEUED, OperationStatus.RUNNING]
+    ).update(
+        status=OperationStatus.CANCELLED, finished_at=now(), lease_owner=None, lease_until=None
     )
     if changed != 1:
-        raise Conflict(_l("Only a task that has not started can be cancelled."))
+        raise Conflict(_l("Only a waiting or running task can be cancelled."))
+    await publish(await SaaSOperation.get(id=operation.id))
+    if operation.parent_id:
+        await refresh_parent(operation.parent_id)
+
+
+async def _cancelled_while_running(operation, spec, driver, args, secrets, progress) -> None:
+    """The worker's side of a cancel: undo the partial work, then the kind's failure hook puts
+    its rows back in a retryable state. The status stays cancelled."""
+    await progress.log("cancelled by staff", LogLevel.WARNING)
+    if spec.rollback:
+        undo = await driver.run(
+            spec.script, [*args, "--rollback"], secrets=secrets, timeout=operation.step_timeout_s
+        )
+        if undo.exit_code != 0:
+            await progress.log(f"rollback failed: {undo.error or undo.exit_code}", LogLevel.ERROR)
+    await OperationStep.filter(operation=operation, status=StepStatus.RUNNING).update(
+        status=StepStatus.FAILED, finished_at=now(), message="cancelled"
+    )
+    if spec.on_failure is not None:
+        await spec.on_failure(operation)
+    await operation.refresh_from_db()
+    if operation.parent_id:
+        await refresh_parent(operation.parent_id)
+    await publish(operation)
 
 
 async def reclaim_expired() -> dict[str, int]:
