@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Remove old backups: keep each site's newest N, and drop anything older than D days.
+# Remove old backups: keep each site's newest N, and drop anything older than D days; or remove
+# exactly the named backups of one site (the platform's retention decides which).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -9,6 +10,7 @@ STEPS="cleanup_backups"
 usage() {
     cat <<EOF
 Usage: backup_cleanup.sh --root DIR [--site NAME ...] [--keep N] [--max-age-days D]
+       backup_cleanup.sh --root DIR --site NAME --delete FILE [--delete FILE ...] [--replicas]
 
 For each site (every directory of DIR/backups, or the --site names), keeps the newest N
 backup files of DIR/backups/NAME (default 7) and removes the others; with --max-age-days,
@@ -19,6 +21,10 @@ regular files directly in DIR/backups/NAME are considered.
   --site NAME         limit to this site (repeatable)
   --keep N            backups to keep per site, at least 1 (default 7)
   --max-age-days D    also remove backups older than D days
+  --delete FILE       remove exactly this backup of the one --site (and its .sha256), by file
+                      name: it must be NAME-<UTC timestamp>[-…].tar.gz, so a backup of
+                      another site (even one whose name starts with NAME) is never matched
+  --replicas          with --delete: in DIR/replicas/NAME (copies received from other servers)
   --rollback          accepted for the calling convention; removed backups are gone
 
 Idempotent. Steps: $STEPS
@@ -29,8 +35,19 @@ EOF
 SITES=()
 KEEP=7
 MAX_AGE=
+DELETE=()
+REPLICAS=0
 while (($#)); do
     case $1 in
+        --delete)
+            need_value "$@"
+            DELETE+=("$2")
+            shift 2
+            ;;
+        --replicas)
+            REPLICAS=1
+            shift
+            ;;
         --site)
             need_value "$@"
             SITES+=("$2")
@@ -63,6 +80,40 @@ if ((ROLLBACK)); then
     log "nothing to roll back"
     exit 0
 fi
+
+# --delete: exactly the named archives of one site, nothing chosen here.
+if ((${#DELETE[@]})); then
+    ((${#SITES[@]} == 1)) || fail "--delete needs exactly one --site"
+    site=${SITES[0]}
+    name_re="^${site}-[0-9]{8}T[0-9]{6}Z(-[a-z0-9_]+)*\\.tar\\.gz\$"
+    for file in "${DELETE[@]}"; do
+        [[ $file =~ $name_re ]] || fail "--delete $(oneline "$file") is not a backup of site $site"
+    done
+    step cleanup_backups
+    dir=$BACKUPS_DIR/$site
+    ((REPLICAS == 0)) || dir=$ROOT/replicas/$site
+    removed=0
+    if [[ -d $dir && ! -L $dir ]]; then
+        lock "backup-$site"
+        for file in "${DELETE[@]}"; do
+            for path in "$dir/$file" "$dir/$file.sha256"; do
+                [[ -f $path && ! -L $path ]] || continue
+                rm -f -- "$path"
+                removed=$((removed + 1))
+                log "removed $site/${path##*/}"
+            done
+        done
+    fi
+    kept=0
+    if [[ -d $dir ]]; then
+        kept=$(find "$dir" -mindepth 1 -maxdepth 1 -type f -name '*.tar.gz' -printf . | wc -c)
+    fi
+    result removed "$removed"
+    result kept "$kept"
+    progress 100
+    exit 0
+fi
+((REPLICAS == 0)) || fail "--replicas goes with --delete"
 
 step cleanup_backups
 if ((${#SITES[@]} == 0)) && [[ -d $BACKUPS_DIR ]]; then

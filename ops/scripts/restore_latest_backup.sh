@@ -5,12 +5,12 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-STEPS="find_backup verify_checksum restore_database check_database"
+STEPS="find_backup verify_checksum restore_database check_database drop_scratch"
 
 usage() {
     cat <<EOF
 Usage: restore_latest_backup.sh --root DIR --site NAME [--backup PATH] [--into SCRATCH]
-                                [--rollback]
+                                [--drop-scratch] [--rollback]
 
 Finds the newest DIR/backups/NAME/NAME-*.tar.gz (or PATH, which must be a backup directly in
 DIR/backups/NAME), checks it against its .sha256 file (written by backup_site.sh), and copies
@@ -27,6 +27,8 @@ Backups do not cross backends (a SQLite backup cannot be restored on a PostgreSQ
   --site NAME      the site whose backups are used
   --backup PATH    this backup instead of the latest
   --into SCRATCH   restore into this scratch database name instead of the site
+  --drop-scratch   with --into: drop the scratch database once it was checked (a restore
+                   drill: the backup is proven to open, and nothing is left behind)
   --rollback       with --into: remove the scratch database; otherwise nothing to undo
 
 Idempotent: restoring the same backup again gives the same database.
@@ -39,8 +41,13 @@ SITE=
 BACKUP=
 INTO=
 GIVEN=
+DROP_SCRATCH=0
 while (($#)); do
     case $1 in
+        --drop-scratch)
+            DROP_SCRATCH=1
+            shift
+            ;;
         --site)
             need_value "$@"
             SITE=$2
@@ -69,6 +76,7 @@ require_option --site site "$SITE"
 [[ $GIVEN != *backup* ]] || require root "$BACKUP"
 [[ $GIVEN != *into* ]] || require site "$INTO"
 [[ $INTO != "$SITE" ]] || INTO=
+((DROP_SCRATCH == 0)) || [[ -n $INTO ]] || fail "--drop-scratch needs --into a scratch name"
 
 SITE_BACKUPS=$BACKUPS_DIR/$SITE
 TARGET_NAME=${INTO:-$SITE}
@@ -172,6 +180,13 @@ log "database restored into $(db_name "$TARGET_NAME")"
 step check_database
 progress 80
 db_check "$TARGET_NAME" || reported
+
+if ((DROP_SCRATCH)); then
+    step drop_scratch
+    progress 90
+    db_drop "$INTO"
+    log "removed scratch database $INTO"
+fi
 
 result restored_from "$ARCHIVE"
 result sha256 "$actual"

@@ -9,7 +9,7 @@ STEPS="copy verify_checksum"
 usage() {
     cat <<EOF
 Usage: sync_backup_to_another_server.sh --root DIR --site NAME --backup PATH --dest DIR
-                                        [--dest-host USER@HOST] [--rollback]
+                                        [--dest-host USER@HOST [--dest-port N]] [--rollback]
 
 Copies PATH (a backup directly in DIR/backups/NAME, with its .sha256 file beside it) to the
 directory DIR on the destination, then recomputes its sha256 there and compares it with the
@@ -21,6 +21,7 @@ local directory; with it, scp/ssh with -o BatchMode=yes (keys only, never a pass
   --backup PATH          the backup archive (.tar.gz)
   --dest DIR             absolute destination directory
   --dest-host USER@HOST  copy to this server over SSH instead of a local directory
+  --dest-port N          its SSH port (default 22)
   --rollback             remove the copy (and its .sha256) from the destination
 
 Idempotent: a destination copy with the right checksum is kept, not copied again.
@@ -28,6 +29,8 @@ Steps: $STEPS
 Results: dest_path, sha256
 EOF
 }
+
+valid_ssh_port() { [[ $1 =~ ^[1-9][0-9]{0,4}$ ]] && ((10#$1 <= 65535)); }
 
 valid_dest_host() {
     [[ $1 =~ ^[a-z_][a-z0-9_-]{0,31}@(.+)$ ]] && valid_host "${BASH_REMATCH[1]}"
@@ -37,6 +40,7 @@ SITE=
 BACKUP=
 DEST=
 DEST_HOST=
+DEST_PORT=22
 while (($#)); do
     case $1 in
         --site)
@@ -59,6 +63,11 @@ while (($#)); do
             DEST_HOST=$2
             shift 2
             ;;
+        --dest-port)
+            need_value "$@"
+            DEST_PORT=$2
+            shift 2
+            ;;
         *)
             parse_common "$@"
             shift "$PARSED"
@@ -70,12 +79,13 @@ require_option --site site "$SITE"
 require_option --backup root "$BACKUP"
 require_option --dest root "$DEST"
 [[ -z $DEST_HOST ]] || require dest_host "$DEST_HOST"
+require ssh_port "$DEST_PORT"
 
 NAME=$(basename "$BACKUP")
 [[ $NAME =~ ^${SITE}-[0-9]{8}T[0-9]{6}Z(-[a-z0-9_]+)*\.tar\.gz$ ]] \
     || fail "--backup is not a backup of site $SITE"
 DEST_PATH=$DEST/$NAME
-SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout=20)
+SSH_OPTS=(-o BatchMode=yes -o ConnectTimeout=20 -o "Port=$((10#$DEST_PORT))")
 
 # remote CMD ARG... — run on the destination (arguments are validated plain paths).
 remote() {

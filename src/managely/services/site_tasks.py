@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from managely import crypto, db
 from managely.hosts.base import ScriptRun
 from managely.i18n import lazy_gettext as _l
-from managely.models.addons import AddonApp, InstalledAddonStatus, UserInstalledAddon
+from managely.models.addons import (
+    AddonApp,
+    InstallationLog,
+    InstalledAddonStatus,
+    UserInstalledAddon,
+)
+from managely.models.billing import WalletTransaction, WalletTransactionKind
 from managely.models.launches import (
     Backup,
     BackupKind,
@@ -27,7 +33,7 @@ from managely.models.launches import (
     LaunchStatus,
 )
 from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
-from managely.services import operations, servers
+from managely.services import backups, operations, servers, wallet
 from managely.services.errors import Conflict, NotFound, ValidationError
 from managely.settings import get_settings
 
@@ -95,49 +101,8 @@ operations.register(
 
 
 async def back_up(launch: Launch, kind: BackupKind = BackupKind.MANUAL, user=None) -> Backup:
-    """Queue a backup of a site; the ``Backup`` row records its archive and checksum."""
-    async with db.atomic():
-        await launch.fetch_related("server")
-        backup = await Backup.create(launch=launch, server=launch.server, kind=kind)
-        await operations.create(
-            OperationKind.BACKUP,
-            user=user,
-            launch=launch,
-            server=launch.server,
-            params={"backup": backup.id},
-        )
-    return backup
-
-
-async def _backed_up(operation: SaaSOperation, run: ScriptRun) -> None:
-    await Backup.filter(id=operation.params["backup"]).update(
-        status=BackupStatus.SUCCEEDED,
-        path=run.results.get("path", ""),
-        size_bytes=int(run.results.get("size_bytes", "0") or 0),
-        sha256=run.results.get("sha256", ""),
-        finished_at=datetime.now(UTC),
-    )
-
-
-async def _backup_failed(operation: SaaSOperation) -> None:
-    await Backup.filter(id=operation.params["backup"]).update(
-        status=BackupStatus.FAILED,
-        error=operation.error_detail[:2000],
-        finished_at=datetime.now(UTC),
-    )
-
-
-operations.register(
-    OperationKind.BACKUP,
-    operations.OperationSpec(
-        script="backup_site.sh",
-        steps=["check_site", "dump_database", "archive", "checksum"],
-        args=_site_args,
-        on_success=_backed_up,
-        on_failure=_backup_failed,
-        timeout_s=1800,
-    ),
-)
+    """Queue a backup of a site (see ``services.backups``: archive, checksum, copy)."""
+    return await backups.start_backup(launch, kind, user=user)
 
 
 def validate_domain(value: str) -> str:
@@ -385,9 +350,35 @@ async def _addon_installed(operation: SaaSOperation, run: ScriptRun) -> None:
 
 
 async def _addon_failed(operation: SaaSOperation) -> None:
+    """The install failed: the add-on is marked failed and its price goes back to the wallet
+    it was paid from, once (the refund's key names the install and its charge)."""
     await UserInstalledAddon.filter(id=operation.params["record"]).update(
         status=InstalledAddonStatus.FAILED
     )
+    await refund_addon(operation)
+
+
+async def refund_addon(operation: SaaSOperation) -> WalletTransaction | None:
+    """Credit back the charge ``addon:<operation>`` (none for a free add-on)."""
+    charge = await WalletTransaction.get_or_none(
+        idempotency_key=f"addon:{operation.code}"
+    ).prefetch_related("wallet__user")
+    if charge is None or charge.amount_minor >= 0:
+        return None
+    record = await UserInstalledAddon.get(id=operation.params["record"])
+    return await wallet.post(
+        charge.wallet.user,
+        charge.wallet.currency,
+        -charge.amount_minor,
+        WalletTransactionKind.REFUND,
+        f"addon-refund:{record.code}:{operation.code}",
+        reference=charge.reference,
+        description=f"refund: add-on {operation.params.get('addon', '')} was not installed",
+    )
+
+
+async def _addon_log(operation: SaaSOperation, line: str) -> None:
+    await InstallationLog.create(installed_addon_id=operation.params["record"], line=line)
 
 
 operations.register(
@@ -398,7 +389,12 @@ operations.register(
         args=_addon_args,
         on_success=_addon_installed,
         on_failure=_addon_failed,
-        failure_message=_l("We could not install this add-on. Your system is unchanged."),
+        failure_message=_l(
+            "We could not install this add-on. Your system is unchanged and the price "
+            "is back in your wallet."
+        ),
         timeout_s=600,
+        # An uninstall kind, once it has a script, registers the same hook.
+        extra={"on_log": _addon_log},
     ),
 )
