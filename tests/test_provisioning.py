@@ -581,3 +581,51 @@ async def test_a_customer_buys_an_add_on_on_the_system_page_and_its_module_is_ac
     assert accounts.get("result") == [], accounts
     page = await text(await alice_client.get(f"/panel/systems/{launch.code}"))
     assert "Installed" in page and "Removal is not available" in page
+
+
+# --- the synthetic trial check (issue 8): the same path as a customer's trial, end to end ---
+
+
+async def test_the_synthetic_check_launches_logs_in_and_deletes_a_trial(
+    tryton_root, database, run_jobs, monkeypatch
+):
+    from managely.models.platform import Alert, SyntheticCheck
+    from managely.services import synthetic
+
+    monkeypatch.setattr(synthetic, "POLL_S", 0.05)
+    await _platform(tryton_root, name="synthetic-host", host="127.0.0.1", driver="local")
+    check = await synthetic.run_check()
+    await run_jobs()
+    assert check.ok and check.stage == "done" and check.error == ""
+    assert check.duration_ms > 0 and check.finished_at is not None
+    launch = await Launch.get(code=check.launch_code).prefetch_related("user")
+    assert launch.status == LaunchStatus.DELETED and launch.is_trial
+    assert launch.user.email == synthetic.account_email()
+    assert not (tryton_root[0] / "db" / f"{launch.site_name}.sqlite").exists()
+    assert await SyntheticCheck.all().count() == 1
+    assert not await Alert.exists(resolved_at=None)
+
+
+async def test_a_synthetic_check_whose_login_fails_alerts_staff_and_still_deletes_the_site(
+    tryton_root, database, run_jobs, smtp, monkeypatch
+):
+    from managely.models.platform import Alert
+    from managely.services import synthetic
+
+    async def wrong_password(url: str, login: str, password: str) -> None:
+        await synthetic.tryton_login(url, login, password + "-wrong")
+
+    monkeypatch.setattr(synthetic, "POLL_S", 0.05)
+    await _platform(tryton_root, name="synthetic-fail", host="127.0.0.1", driver="local")
+    check = await synthetic.run_check(login=wrong_password)
+    await run_jobs()
+    assert not check.ok and check.stage == "login"
+    assert "refused the login (HTTP 401)" in check.error
+    launch = await Launch.get(code=check.launch_code)
+    assert launch.status == LaunchStatus.DELETED
+    alert = await Alert.get(key=synthetic.ALERT_FAILED, resolved_at=None)
+    assert alert.subject == "The synthetic trial check failed at login"
+    staff = smtp.to(get_settings().staff_email)  # no operations staff yet: the staff address
+    assert [m["Subject"] for m in staff] == [
+        "Managely alert: The synthetic trial check failed at login"
+    ]

@@ -217,6 +217,13 @@ def _data_file(env: dict[str, str], name: str) -> Path | None:
     return path
 
 
+def _metrics_token(env: dict[str, str]) -> str | None:
+    value = _raw(env, "METRICS_TOKEN")
+    if value is not None and len(value) < 16:
+        raise SettingsError(f"{PREFIX}METRICS_TOKEN must be at least 16 characters long")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -241,6 +248,11 @@ class Settings:
     trials_per_ip: int = 3
     trial_ip_window_hours: int = 24
     paypal: PayPalSettings = PayPalSettings()
+    alert_webhook_url: str | None = None  # alerts are also POSTed here as JSON when set
+    metrics_token: str | None = None  # /metrics answers only with this bearer token; None: off
+    health_failures: int = 3  # consecutive failed checks before a server is unreachable
+    synthetic_every_minutes: int = 30  # the synthetic trial check; 0: off
+    synthetic_budget_s: int = 300  # a synthetic check slower than this raises an alert
 
     def oauth_provider(self, name: str) -> OAuthProvider | None:
         return next((p for p in self.oauth_providers if p.name == name), None)
@@ -306,6 +318,14 @@ def load(env: dict[str, str] | None = None) -> Settings:
         trials_per_ip=_int(env, "TRIALS_PER_IP", 3, lo=1, hi=100_000),
         trial_ip_window_hours=_int(env, "TRIAL_IP_WINDOW_HOURS", 24, lo=1, hi=24 * 366),
         paypal=_paypal(env),
+        alert_webhook_url=_url(env, "ALERT_WEBHOOK_URL", ("http", "https"), None),
+        metrics_token=_metrics_token(env),
+        health_failures=_int(env, "HEALTH_FAILURES", 3, lo=1, hi=100),
+        # Off outside production unless asked for: each run launches (and deletes) a real site.
+        synthetic_every_minutes=_int(
+            env, "SYNTHETIC_EVERY_MINUTES", 30 if mode == "production" else 0, lo=0, hi=24 * 60
+        ),
+        synthetic_budget_s=_int(env, "SYNTHETIC_BUDGET_S", 300, lo=1, hi=24 * 3600),
     )
 
 

@@ -6,7 +6,8 @@ and what it did, so staff see when every task last ran. Ticks are aligned to a f
 epoch, so every clock computes the same tick; a ``ClockRun`` row unique on (task, tick) is
 inserted before sending, so even two clocks at once send each tick once. A leader lock (Redis
 when configured, a file lock in the data dir otherwise) keeps a standby clock quiet. A clock
-that was down fires the current tick once when it comes back, not every tick it missed.
+that was down fires the current tick once when it comes back (``catch_up``), not every tick
+it missed.
 """
 
 from __future__ import annotations
@@ -138,6 +139,24 @@ async def fire(schedule: Schedule, moment: datetime | None = None) -> bool:
     return True
 
 
+async def catch_up(moment: datetime | None = None) -> list[str]:
+    """Fire every schedule's current tick unless it was sent already; the tasks sent.
+
+    A clock that was down (or a standby taking over) missed some ticks: each task runs once
+    now for the tick in progress, however many it missed (the interval trigger alone would wait
+    for the next tick). Two clocks catching up at once still send each tick once.
+    """
+    moment = moment or datetime.now(UTC)
+    sent = []
+    for schedule in SCHEDULES.values():
+        try:
+            if await fire(schedule, moment):
+                sent.append(schedule.actor_name)
+        except Exception:
+            log.exception("clock: could not catch up %s", schedule.actor_name)
+    return sent
+
+
 class LeaderLock:
     """Redis ``SET NX PX`` lease when Redis is configured, else an flock in the data dir."""
 
@@ -205,12 +224,25 @@ async def run(stop: asyncio.Event) -> None:
             held = await leader.hold()
             if held != is_leader:
                 log.info("clock: %s the leader lock", "took" if held else "lost")
+                if held:
+                    await catch_up()
             is_leader = held
+            if held:
+                await _beat()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=LEADER_TTL_S / 3)
     finally:
         scheduler.shutdown(wait=False)
         await leader.release()
+
+
+async def _beat() -> None:
+    from managely.services.monitoring import beat  # services import the clock's module
+
+    try:
+        await beat("clock")
+    except Exception:  # noqa: BLE001 - a missed heartbeat must not stop the clock
+        log.exception("clock: could not record its heartbeat")
 
 
 async def run_forever() -> None:
