@@ -95,6 +95,31 @@ def seed_demo() -> None:
     _run(go())
 
 
+@main.command("seed-load")
+@click.option("--users", default=100_000, show_default=True, type=click.IntRange(min=0))
+@click.option("--ledger", default=1_000_000, show_default=True, type=click.IntRange(min=0))
+@click.option("--operations", default=20_000, show_default=True, type=click.IntRange(min=0))
+def seed_load(users: int, ledger: int, operations: int) -> None:
+    """Seed a large data set for load tests (bulk inserts; a second run adds nothing)."""
+    import time
+
+    from managely import loadseed
+
+    async def go() -> None:
+        await db.init(get_settings())
+        try:
+            started = time.perf_counter()
+            added = await loadseed.seed_load(users=users, ledger=ledger, operations=operations)
+        finally:
+            await db.close()
+        click.echo(
+            f"seed-load added users={added.users} ledger={added.ledger} "
+            f"operations={added.operations} in {time.perf_counter() - started:.1f} s"
+        )
+
+    _run(go())
+
+
 @main.command()
 def clock() -> None:
     """Run the scheduler: it only enqueues, and one leader at a time does."""
@@ -265,5 +290,46 @@ def servers_list() -> None:
                 f"{server.name:20} {server.driver:6} {server.region:10} "
                 f"{server.sites_count}/{server.capacity:<5} {server.status}"
             )
+
+    _with_db(go)
+
+
+@main.group("api-tokens")
+def api_tokens_group() -> None:
+    """Personal API tokens for scripts (ops/scripts/recharge_wallet.sh …)."""
+
+
+@api_tokens_group.command("create")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--scopes", default="read,write", show_default=True, help="read, write, admin")
+def api_tokens_create(email: str, name: str, scopes: str) -> None:
+    """Create a token and print it (it is shown this once only)."""
+    from managely.services import accounts, api_tokens
+
+    async def go():
+        user = await accounts.get_user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        chosen = [scope.strip() for scope in scopes.split(",") if scope.strip()]
+        _, value = await api_tokens.create(user, name=name, scopes=chosen)
+        click.echo(value)
+
+    _with_db(go)
+
+
+@main.group("invoices")
+def invoices_group() -> None:
+    """Invoices: the PDF pass the clock also runs."""
+
+
+@invoices_group.command("process")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def invoices_process(limit: int) -> None:
+    """Draw the PDF of issued invoices that have none yet; prints how many."""
+    from managely.services import invoices
+
+    async def go():
+        click.echo(f"invoices drawn: {await invoices.process_invoices(limit)}")
 
     _with_db(go)

@@ -41,6 +41,11 @@ def _derive(purpose: bytes) -> bytes:
     return hkdf.derive(get_settings().secret_key.encode())
 
 
+def derive_key(purpose: str) -> bytes:
+    """A 32-byte key for one purpose (e.g. signing API JWTs), derived from the secret key."""
+    return _derive(purpose.encode())
+
+
 @lru_cache(maxsize=4)
 def _fernet(secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(_derive(b"secrets-at-rest")))

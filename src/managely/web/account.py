@@ -10,6 +10,7 @@ from quart import Blueprint, flash, g, redirect, request, url_for
 
 from managely import i18n
 from managely.i18n import gettext as _
+from managely.i18n import lazy_gettext as _l
 from managely.services import api_tokens, security
 from managely.services.errors import ServiceError
 from managely.web.auth import login_required, sign_out
@@ -162,16 +163,33 @@ async def history():
     )
 
 
+SCOPE_NAMES = {
+    "read": _l("Read"),
+    "write": _l("Write"),
+    "admin": _l("Staff (admin)"),
+}
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
 @login_required
 async def tokens():
-    context = {"expiry_days": api_tokens.EXPIRY_DAYS, "is_expired": api_tokens.is_expired}
+    context = {
+        "expiry_days": api_tokens.EXPIRY_DAYS,
+        "is_expired": api_tokens.is_expired,
+        "scope_names": SCOPE_NAMES,
+        "scopes_of": api_tokens.scopes_of,
+    }
     if request.method == "GET":
         return await _tokens_page(data={}, errors={}, created=None, **context)
     data = await form_fields("name", "expires")
+    # None ticked reads as the default (read and write), as before scopes were offered.
+    data["scopes"] = (await request.form).getlist("scopes")[:3] or list(api_tokens.DEFAULT_SCOPES)
     try:
         token, value = await api_tokens.create(
-            g.user, name=data["name"], expires_at=api_tokens.parse_expiry(data["expires"])
+            g.user,
+            name=data["name"],
+            expires_at=api_tokens.parse_expiry(data["expires"]),
+            scopes=data["scopes"],
         )
     except ServiceError as error:
         return await _tokens_page(
