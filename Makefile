@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 
-.PHONY: run test lint i18n i18n-check setup clean
+.PHONY: run test test-e2e test-security lint i18n i18n-check setup clean
 
 $(STAMP): pyproject.toml
 	@bash ops/setup/system_deps.sh run
@@ -23,7 +23,19 @@ test: setup
 	@bash ops/setup/system_deps.sh test
 	$(BIN)/python -m managely.translations compile
 	$(BIN)/python -m managely.translations check
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider --ignore=tests/e2e --ignore=tests/security $(PYTEST_ARGS)
+	# Schemathesis against the JSON API on a live server: no 5xx, nothing off its OpenAPI.
+	$(BIN)/python -m tests.web.api_schemathesis
+
+# Real browser journeys in English and Arabic; screenshots in var/e2e-artifacts/<lang>/.
+test-e2e: setup
+	@bash ops/setup/system_deps.sh e2e
+	$(BIN)/python -m pytest -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+
+# Every route x method x visitor, CSRF, rate limits, cookies, headers, injection, served files.
+test-security: setup
+	@bash ops/setup/system_deps.sh test
+	$(BIN)/python -m pytest -p no:cacheprovider tests/security $(PYTEST_ARGS)
 
 lint: setup
 	@bash ops/setup/system_deps.sh lint

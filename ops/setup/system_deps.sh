@@ -3,13 +3,14 @@
 #   system_deps.sh run    what `make run` needs (Python venv, fonts and Pango for PDFs)
 #   system_deps.sh test   plus PostgreSQL, Redis, OpenSSH and the tools the tests use
 #   system_deps.sh lint   shellcheck, for `make lint`
+#   system_deps.sh e2e    plus Chromium, which `make test-e2e` drives through Playwright
 # As root it installs missing packages with apt-get; otherwise it prints the exact command.
 set -euo pipefail
 
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
-  run|test|lint) mode=$1 ;;
+  run|test|lint|e2e) mode=$1 ;;
   *) usage >&2; exit 2 ;;
 esac
 
@@ -18,6 +19,8 @@ if [ "$mode" = lint ]; then
   packages=(shellcheck)
 elif [ "$mode" = test ]; then
   packages+=(postgresql redis-server openssh-server openssh-client shellcheck poppler-utils)
+elif [ "$mode" = e2e ]; then
+  packages+=(chromium)
 fi
 
 missing=()

@@ -7,17 +7,18 @@ import logging
 import time
 from pathlib import Path
 
-from quart import Quart, g, render_template, request
+from quart import Quart, abort, g, render_template, request
 from tortoise import Tortoise
 from werkzeug.exceptions import HTTPException
 
 from managely import db, i18n, templating
+from managely.models.base import CODE_LENGTH
 from managely.services import accounts as accounts_service
 from managely.services import platform as platform_service
 from managely.services.errors import ServiceError
 from managely.settings import Settings, get_settings
-from managely.web import csrf
-from managely.web.auth import auth, load_user
+from managely.web import csrf, forms
+from managely.web.auth import audit_impersonated_change, auth, load_user
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parents[3] / "static"
@@ -74,6 +75,7 @@ def _register_blueprints(app: Quart) -> None:
         admin,
         admin_billing,
         admin_catalog,
+        admin_monitoring,
         admin_operations,
         admin_platform,
         admin_reports,
@@ -122,12 +124,24 @@ def _register_blueprints(app: Quart) -> None:
         admin_reports,
         admin_servers,
         admin_operations,
+        admin_monitoring,
         admin_platform,
         health,
         metrics,
     ):
         app.register_blueprint(module.bp)
     api.register(app)
+
+
+# URL arguments that carry an object's public code: one longer than any code names nothing, and
+# must not reach a query (the column is VARCHAR(16): the database refuses the comparison).
+CODE_ARGS = ("code", "backup", "attachment", "session")
+
+
+def _names_no_object(view_args: dict | None) -> bool:
+    return bool(view_args) and any(
+        len(str(view_args.get(name, ""))) > CODE_LENGTH for name in CODE_ARGS
+    )
 
 
 def _register_hooks(app: Quart, settings: Settings) -> None:
@@ -156,6 +170,8 @@ def _register_hooks(app: Quart, settings: Settings) -> None:
 
     @app.before_request
     async def per_request() -> None:
+        if _names_no_object(request.view_args):
+            abort(404)
         await load_user()
         user = g.user
         locale = i18n.select_locale(
@@ -168,6 +184,9 @@ def _register_hooks(app: Quart, settings: Settings) -> None:
         g.locale = locale
         g.maintenance = await maintenance_mode()
         await csrf.check_csrf()
+        await forms.refuse_nul_bytes()
+
+    app.after_request(audit_impersonated_change)
 
     @app.after_request
     async def security_headers(response):

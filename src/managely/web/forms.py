@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Response, request
+from quart import Response, abort, request
 
 from managely.services.errors import ServiceError
 from managely.web.htmx import page_or_partial
@@ -24,3 +24,16 @@ async def form_error(
     if error.status == 429:
         response.headers["Retry-After"] = str(getattr(error, "retry_after", 60))
     return response
+
+
+async def refuse_nul_bytes() -> None:
+    """A NUL character is never text anyone typed, and PostgreSQL refuses it in any string
+    (a 500 at the first query): answer 400 for any query argument or form field holding one."""
+    values = list(request.args.values())
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        values += (await request.form).values()
+    if any("\x00" in value for value in values):
+        abort(400)

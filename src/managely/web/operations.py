@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, g, render_template, request
 
+from managely import i18n
 from managely.services import bus, operations
 from managely.services.errors import NotFound
 from managely.web.auth import login_required
@@ -68,6 +69,8 @@ async def events(code: str):
         render,
         lambda: bus.subscribe(bus.channel_for("operation", code)),
         close_event="done",
+        # What the widget's HTML depends on besides the operation: watchers alike share it.
+        share_key=("operation", code, staff, i18n.current_locale(), i18n.uses_arabic_digits()),
     )
 
 
