@@ -3,12 +3,12 @@ the synthetic trial check's chart."""
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, g, redirect, request, url_for
+from quart import Blueprint, g, request, url_for
 
 from managely.i18n import gettext as _
 from managely.services import monitoring
-from managely.services.errors import ServiceError
 from managely.web.auth import client_ip, permission_required
+from managely.web.forms import act_and_redirect
 from managely.web.htmx import page_or_partial
 
 bp = Blueprint("admin_monitoring", __name__, url_prefix="/admin")
@@ -27,11 +27,9 @@ async def index():
 @bp.post("/monitoring/alerts/resolve")
 @permission_required("operations.manage")
 async def resolve_alert():
-    form = await request.form
-    try:
-        await monitoring.resolve_alert(g.user, form.get("key", ""), ip=client_ip())
-    except ServiceError as error:
-        await flash(str(error), "error")
-    else:
-        await flash(_("The alert is resolved."), "success")
-    return redirect(url_for("admin_monitoring.index"))
+    key = (await request.form).get("key", "")
+    return await act_and_redirect(
+        lambda: monitoring.resolve_alert(g.user, key, ip=client_ip()),
+        _("The alert is resolved."),
+        url_for("admin_monitoring.index"),
+    )

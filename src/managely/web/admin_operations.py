@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, flash, g, redirect, request, url_for
+from quart import Blueprint, g, request, url_for
 
 from managely.i18n import gettext as _
 from managely.services import admin_operations
-from managely.services.errors import ServiceError
 from managely.web.auth import client_ip, permission_required
+from managely.web.forms import act_and_redirect
 from managely.web.htmx import page_or_partial
 
 bp = Blueprint("admin_operations", __name__, url_prefix="/admin")
@@ -54,13 +54,7 @@ async def detail(code: str):
 
 
 async def _act(code: str, action, success: str):
-    try:
-        await action()
-    except ServiceError as error:
-        await flash(str(error), "error")
-    else:
-        await flash(success, "success")
-    return redirect(url_for("admin_operations.detail", code=code))
+    return await act_and_redirect(action, success, url_for("admin_operations.detail", code=code))
 
 
 @bp.post("/operations/<code>/retry")

@@ -8,7 +8,7 @@ from managely.i18n import gettext as _
 from managely.services import admin_platform
 from managely.services.errors import ServiceError
 from managely.web.auth import client_ip, permission_required
-from managely.web.forms import form_error, form_fields
+from managely.web.forms import act_and_redirect, form_error, form_fields
 from managely.web.htmx import page_or_partial
 
 bp = Blueprint("admin_platform", __name__, url_prefix="/admin/platform")
@@ -105,13 +105,11 @@ async def delete_announcement(code: str):
 @permission_required("platform.manage")
 async def save_setting():
     form = await form_fields("key", "value")
-    try:
-        await admin_platform.save_setting(g.user, form["key"], form["value"], ip=client_ip())
-    except ServiceError as error:
-        await flash(str(error), "error")
-    else:
-        await flash(_("The setting is saved."), "success")
-    return redirect(url_for("admin_platform.index"))
+    return await act_and_redirect(
+        lambda: admin_platform.save_setting(g.user, form["key"], form["value"], ip=client_ip()),
+        _("The setting is saved."),
+        url_for("admin_platform.index"),
+    )
 
 
 async def _bulk_context(filters) -> dict:

@@ -8,7 +8,7 @@ from managely.i18n import gettext as _
 from managely.services import admin_servers, bus
 from managely.services.errors import ServiceError
 from managely.web.auth import client_ip, permission_required
-from managely.web.forms import form_error, form_fields
+from managely.web.forms import act_and_redirect, form_error, form_fields
 from managely.web.htmx import page_or_partial
 from managely.web.sse import stream
 
@@ -107,13 +107,7 @@ async def health_events(name: str):
 
 
 async def _act(name: str, action, success: str):
-    try:
-        await action()
-    except ServiceError as error:
-        await flash(str(error), "error")
-    else:
-        await flash(success, "success")
-    return redirect(url_for("admin_servers.detail", name=name))
+    return await act_and_redirect(action, success, url_for("admin_servers.detail", name=name))
 
 
 @bp.post("/<name>/bootstrap")

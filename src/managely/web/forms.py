@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from quart import Response, abort, request
+from collections.abc import Awaitable, Callable
+
+from quart import Response, abort, flash, redirect, request
 
 from managely.services.errors import ServiceError
 from managely.web.htmx import page_or_partial
@@ -24,6 +26,18 @@ async def form_error(
     if error.status == 429:
         response.headers["Retry-After"] = str(getattr(error, "retry_after", 60))
     return response
+
+
+async def act_and_redirect(action: Callable[[], Awaitable[object]], success: str, target: str):
+    """Run a staff action, flash its outcome (the service's own message when it refuses it)
+    and go back to ``target``: the shape of every button that acts and returns."""
+    try:
+        await action()
+    except ServiceError as error:
+        await flash(str(error), "error")
+    else:
+        await flash(success, "success")
+    return redirect(target)
 
 
 async def refuse_nul_bytes() -> None:
