@@ -259,6 +259,17 @@ async def charlie(database):
     return await make_user("charlie@example.com", "customer", "Charlie Outsider")
 
 
+@pytest.fixture
+async def root(database):
+    """A superadmin: every staff permission there is."""
+    return await make_user("root@example.com", "superadmin", "Root Admin")
+
+
+@pytest.fixture
+async def root_client(app, root) -> Browser:
+    return await _signed_in(app, root)
+
+
 async def _signed_in(app, user) -> Browser:
     browser = Browser(app.test_client())
     await browser.login(user.email, PASSWORD)

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from managely.models.accounts import User
 from managely.models.platform import AuditLog, GeoIpRule
 from managely.services import accounts, audit, platform
-from tests.conftest import PASSWORD, make_user
 from tests.support import Browser, text
-
-
-@pytest.fixture
-async def root(database):
-    return await make_user("root@example.com", "superadmin", "Root Admin")
-
-
-@pytest.fixture
-async def root_client(app, root) -> Browser:
-    browser = Browser(app.test_client())
-    await browser.login(root.email, PASSWORD)
-    return browser
 
 
 async def test_audit_log_filters_by_actor_action_target_and_dates(root, root_client, alice, bob):

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import pytest
-
 from managely import crypto
 from managely.models.accounts import RecoveryCode, Role, TotpDevice, User, UserSession
 from managely.models.platform import AuditLog
 from managely.services import accounts, admin
 from tests.conftest import PASSWORD, make_user
 from tests.support import Browser, text
-
-
-@pytest.fixture
-async def root(database):
-    return await make_user("root@example.com", "superadmin", "Root Admin")
-
-
-@pytest.fixture
-async def root_client(app, root) -> Browser:
-    browser = Browser(app.test_client())
-    await browser.login(root.email, PASSWORD)
-    return browser
 
 
 async def _entry(action: str) -> AuditLog:

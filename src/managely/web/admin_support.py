@@ -154,32 +154,19 @@ async def _change(code: str, change, field: str):
 @bp.route("/canned", methods=["GET", "POST"])
 @permission_required("support.manage")
 async def canned():
-    data, errors, status = {}, {}, 200
-    if request.method == "POST":
-        form = await request.form
-        data = {name: form.get(name, "")[:25_000] for name in CANNED_FIELDS}
-        try:
-            await support_desk.save_canned(g.user, None, **data, ip=client_ip())
-        except ServiceError as error:
-            errors, status = form_errors(error), error.status
-        else:
-            await flash(_("Canned reply saved."), "success")
-            return redirect(url_for("admin_support.canned"))
-    return await page_or_partial(
-        CANNED,
-        status_code=status,
-        replies=await support_desk.canned_replies(),
-        form=data,
-        errors=errors,
-        departments=list(Department),
-    )
+    return await _canned_form(None, CANNED, replies=await support_desk.canned_replies())
 
 
 @bp.route("/canned/<canned_id>", methods=["GET", "POST"])
 @permission_required("support.manage")
 async def edit_canned(canned_id: str):
     found = await support_desk.get_canned(canned_id)
-    data = {name: getattr(found, name) or "" for name in CANNED_FIELDS}
+    return await _canned_form(found, CANNED_EDIT, canned=found)
+
+
+async def _canned_form(found, page: str, **context):
+    """A new canned reply (``found`` None) or an edit of one: show, or save and go back."""
+    data = {name: getattr(found, name) or "" for name in CANNED_FIELDS} if found else {}
     errors, status = {}, 200
     if request.method == "POST":
         form = await request.form
@@ -192,12 +179,7 @@ async def edit_canned(canned_id: str):
             await flash(_("Canned reply saved."), "success")
             return redirect(url_for("admin_support.canned"))
     return await page_or_partial(
-        CANNED_EDIT,
-        status_code=status,
-        canned=found,
-        form=data,
-        errors=errors,
-        departments=list(Department),
+        page, status_code=status, form=data, errors=errors, departments=list(Department), **context
     )
 
 

@@ -36,7 +36,11 @@ async def detail(code: str):
 @bp.get("/<code>.pdf")
 @login_required
 async def pdf(code: str):
-    invoice = await invoices.get_invoice_for_user(g.user, code)
+    return await pdf_response(await invoices.get_invoice_for_user(g.user, code))
+
+
+async def pdf_response(invoice) -> Response:
+    """The invoice's PDF as a download (the JSON API serves it the same way)."""
     path = await invoice_pdf.ensure_pdf(invoice)
     response = Response(await asyncio.to_thread(path.read_bytes), mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from pydantic import BaseModel
-from quart import Blueprint, Response, g
+from quart import Blueprint, g
 from quart_schema import validate_querystring, validate_response
 
 from managely.models.billing import Invoice
-from managely.services import invoice_pdf, invoices, listings
+from managely.services import invoices, listings
 from managely.web.api.base import PageInfo, PageQuery, endpoint
+from managely.web.invoices import pdf_response
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
@@ -74,12 +74,7 @@ async def get_invoice(code: str):
 @endpoint("read")
 async def invoice_pdf_file(code: str):
     """The invoice as PDF."""
-    invoice = await invoices.get_invoice_for_user(g.user, code)
-    path = await invoice_pdf.ensure_pdf(invoice)
-    response = Response(await asyncio.to_thread(path.read_bytes), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return await pdf_response(await invoices.get_invoice_for_user(g.user, code))
 
 
 invoice_pdf_file._api_binary = "application/pdf"  # type: ignore[attr-defined]  # for OpenAPI
