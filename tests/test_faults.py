@@ -57,6 +57,7 @@ DEADLINE_S = 45.0
 # through the same services, in a process of its own. argv[1]: a JSON list of [command, kwargs].
 CONTROL = f"""
 import asyncio, json, sys
+from datetime import UTC, datetime
 
 async def main(steps):
     import managely.jobs  # the actors, the clock's schedules, every operation kind
@@ -99,12 +100,20 @@ async def main(steps):
         return (await launches.credentials_of(await Launch.get(id=launch_id)))[1]
 
     async def seed_renewals(count, start, due):
-        from datetime import datetime
         from bench import renewal_data
         await renewal_data.load(
             get_settings().database_url, count,
             datetime.fromisoformat(start), datetime.fromisoformat(due),
         )
+
+    async def due_ticks():
+        # Each schedule's tick in progress, and whether a clock has sent it.
+        from managely.models.platform import ClockRun
+        now = datetime.now(UTC)
+        return {{
+            name: await ClockRun.exists(task=name, tick=schedule.tick_at(now))
+            for name, schedule in clock.SCHEDULES.items()
+        }}
 
     async def send(actor_name):
         import dramatiq
@@ -112,7 +121,7 @@ async def main(steps):
 
     commands = dict(
         setup=setup, add_server=add_server, launch=launch, tick=tick, retry=retry,
-        password=password, seed_renewals=seed_renewals, send=send,
+        password=password, seed_renewals=seed_renewals, send=send, due_ticks=due_ticks,
     )
     await db.init(get_settings())
     try:
@@ -825,3 +834,56 @@ async def test_database_connections_cut_mid_provisioning_the_operation_still_end
     assert (await platform.launch_row(launch["launch"]))["status"] == "active"
     assert tryton.sites() - before == {launch["site"]}
     await platform.logs_in(launch, tryton)
+
+
+# --- the clock ------------------------------------------------------------------------------
+
+LEADER_TTL_S = 3  # a dead leader's lock lapses this fast here (30 s by default)
+
+
+async def test_a_clock_killed_is_replaced_by_the_standby_and_no_tick_is_sent_twice(platform):
+    """Two `managely clock` processes: the first takes the leader lock and sends each task's
+    tick in progress; SIGKILL on it; the standby takes the lock once it lapses and catches up.
+    Every task's tick in progress is sent, and every tick sent is one message in Redis."""
+    platform.env["MANAGELY_CLOCK_LEADER_TTL_S"] = str(LEADER_TTL_S)
+    clock = [str(BIN / "managely"), "clock"]
+    first = await _spawn(clock, platform.env, platform.tmp / "clock-1.log")
+    standby = None
+    try:
+
+        async def leader() -> str | None:
+            async with platform.broker() as client:
+                holder = await client.get("managely:clock:leader")
+            return holder.decode().split(":")[1] if holder else None
+
+        async def all_sent() -> bool:
+            (ticks,) = await platform.control(("due_ticks", {}))
+            return all(ticks.values())
+
+        assert await _until(leader, "leading", lambda: "") == str(first.pid)
+        await _until(all_sent, "caught up", lambda: (platform.tmp / "clock-1.log").read_text())
+        standby = await _spawn(clock, platform.env, platform.tmp / "clock-2.log")
+        _kill(first.pid, group=True)
+        await first.wait()
+
+        async def taken_over() -> bool:
+            return await leader() == str(standby.pid)
+
+        await _until(taken_over, "taken over", lambda: (platform.tmp / "clock-2.log").read_text())
+        await _until(all_sent, "caught up", lambda: (platform.tmp / "clock-2.log").read_text())
+        sent = await platform.db.fetchval("SELECT count(*) FROM clock_runs")
+        async with platform.broker() as client:
+            queued = 0
+            async for key in client.scan_iter("managely:*.msgs"):
+                queued += await client.hlen(key)
+        assert queued == sent, "one message per tick: none sent twice, none dropped"
+        duplicates = await platform.db.fetchval(
+            "SELECT count(*) FROM (SELECT task, tick FROM clock_runs GROUP BY task, tick"
+            " HAVING count(*) > 1) AS twice"
+        )
+        assert duplicates == 0
+    finally:
+        for process in (first, standby):
+            if process is not None and process.returncode is None:
+                process.terminate()
+                await _reap(process, 10)

@@ -251,6 +251,8 @@ class Settings:
     alert_webhook_url: str | None = None  # alerts are also POSTed here as JSON when set
     metrics_token: str | None = None  # /metrics answers only with this bearer token; None: off
     health_failures: int = 3  # consecutive failed checks before a server is unreachable
+    # How long a dead clock's leader lock outlives it before a standby takes over.
+    clock_leader_ttl_s: int = 30
     synthetic_every_minutes: int = 30  # the synthetic trial check; 0: off
     synthetic_budget_s: int = 300  # a synthetic check slower than this raises an alert
 
@@ -321,6 +323,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         alert_webhook_url=_url(env, "ALERT_WEBHOOK_URL", ("http", "https"), None),
         metrics_token=_metrics_token(env),
         health_failures=_int(env, "HEALTH_FAILURES", 3, lo=1, hi=100),
+        clock_leader_ttl_s=_int(env, "CLOCK_LEADER_TTL_S", 30, lo=2, hi=3600),
         # Off outside production unless asked for: each run launches (and deletes) a real site.
         synthetic_every_minutes=_int(
             env, "SYNTHETIC_EVERY_MINUTES", 30 if mode == "production" else 0, lo=0, hi=24 * 60

@@ -37,7 +37,6 @@ from managely.settings import get_settings
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-LEADER_TTL_S = 30
 
 
 @dataclass(frozen=True)
@@ -163,15 +162,16 @@ class LeaderLock:
     def __init__(self) -> None:
         self.identity = f"{socket.gethostname()}:{os.getpid()}:{time.monotonic_ns()}"
         self.redis = get_redis()
+        self.ttl_ms = get_settings().clock_leader_ttl_s * 1000
         self._file: int | None = None
 
     async def hold(self) -> bool:
         if self.redis is not None:
             key = "managely:clock:leader"
-            if await self.redis.set(key, self.identity, nx=True, px=LEADER_TTL_S * 1000):
+            if await self.redis.set(key, self.identity, nx=True, px=self.ttl_ms):
                 return True
             if await self.redis.get(key) == self.identity:
-                await self.redis.pexpire(key, LEADER_TTL_S * 1000)
+                await self.redis.pexpire(key, self.ttl_ms)
                 return True
             return False
         if self._file is None:
@@ -230,7 +230,7 @@ async def run(stop: asyncio.Event) -> None:
             if held:
                 await _beat()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=LEADER_TTL_S / 3)
+                await asyncio.wait_for(stop.wait(), timeout=leader.ttl_ms / 3000)
     finally:
         scheduler.shutdown(wait=False)
         await leader.release()
