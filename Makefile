@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
+# Two pytest processes, whole test files each (a file's Tryton root is built once): the suite
+# waits on PostgreSQL, trytond and subprocesses much of the time. PARALLEL= runs it in one.
+PARALLEL ?= -n 2 --dist loadfile
 
 .PHONY: run test test-e2e test-security lint i18n i18n-check setup clean
 
@@ -23,7 +26,7 @@ test: setup
 	@bash ops/setup/system_deps.sh test
 	$(BIN)/python -m managely.translations compile
 	$(BIN)/python -m managely.translations check
-	$(BIN)/python -m pytest -p no:cacheprovider --ignore=tests/e2e --ignore=tests/security $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider $(PARALLEL) --ignore=tests/e2e --ignore=tests/security $(PYTEST_ARGS)
 	# Schemathesis against the JSON API on a live server: no 5xx, nothing off its OpenAPI.
 	$(BIN)/python -m tests.web.api_schemathesis
 
@@ -35,7 +38,7 @@ test-e2e: setup
 # Every route x method x visitor, CSRF, rate limits, cookies, headers, injection, served files.
 test-security: setup
 	@bash ops/setup/system_deps.sh test
-	$(BIN)/python -m pytest -p no:cacheprovider tests/security $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider $(PARALLEL) tests/security $(PYTEST_ARGS)
 
 lint: setup
 	@bash ops/setup/system_deps.sh lint

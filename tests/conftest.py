@@ -53,7 +53,10 @@ CI = os.environ.get("CI") == "true"
 PG_ADMIN_URL = os.environ.get(
     "MANAGELY_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("MANAGELY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Parallel workers (pytest-xdist: gw0, gw1…) each get a Redis database of their own, so one
+# worker's clean-up (rate-limit keys, the clock's leader lock) never touches another's.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("MANAGELY_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER}")
 PASSWORD = "correct-horse-42"
 
 
