@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 from contextlib import AsyncExitStack
 
+import pytest
+
 from managely.services import bus
 
 
@@ -31,10 +33,22 @@ async def test_more_watchers_than_the_connection_pool_all_get_the_event(database
             asyncio.gather(*(events.__anext__() for events in crowd)), timeout=10
         )
         assert got == [{"status": "succeeded"}] * 150
-        assert bystander.queue.empty()
+        with pytest.raises(TimeoutError):  # the other channel's watcher heard nothing
+            await asyncio.wait_for(bystander.next(), timeout=0.2)
     # Everyone left: nothing is kept for the channel.
-    assert all(channel not in fanout.queues for fanout in bus._fanouts.values())
+    assert all(channel not in fanout.channels for fanout in bus._fanouts.values())
     assert channel not in bus._local
+
+
+async def test_a_busy_subscriber_gets_the_latest_event_once(database):
+    channel = bus.channel_for("operation", "busy")
+    async with bus.subscribe(channel) as events:
+        for progress in (10, 20, 30):  # while it was rendering the last change
+            await bus.publish(channel, {"progress": progress})
+        latest = await asyncio.wait_for(events.next(), timeout=5)
+        assert latest == {"progress": 30}
+        with pytest.raises(TimeoutError):  # and not again
+            await asyncio.wait_for(events.next(), timeout=0.3)
 
 
 async def test_streams_woken_by_one_event_share_one_render():
@@ -45,12 +59,28 @@ async def test_streams_woken_by_one_event_share_one_render():
     async def render():
         calls.append(1)
         await asyncio.sleep(0)
-        return "<p>50 %</p>", "50-0", False
+        return sse._Sent("progress", "<p>50 %</p>", "50-0", False)
 
     first, second = {"status": "running"}, {"status": "running"}
     key = ("operation", "abc", False, "en", False)
     together = await asyncio.gather(*(sse._render_once(key, first, render) for _ in range(50)))
-    assert together == [("<p>50 %</p>", "50-0", False)] * 50 and len(calls) == 1
+    assert len(calls) == 1 and all(sent is together[0] for sent in together)
+    assert together[0].frame == b"event: progress\nid: 50-0\ndata: <p>50 %</p>\n\n"
     await sse._render_once(key, second, render)  # a later change is read again
     await sse._render_once(("operation", "abc", True, "en", False), second, render)  # staff
     assert len(calls) == 3 and sse._rendering == {}
+
+
+async def test_a_quiet_channel_wakes_its_waiters_for_a_keepalive(database, monkeypatch):
+    monkeypatch.setattr(bus, "QUIET_S", 0.1)
+    channel = bus.channel_for("operation", "quiet")
+    async with bus.subscribe(channel) as first, bus.subscribe(channel) as second:
+        # Both hear the quiet from the channel's one timer, and an event after it still.
+        assert await asyncio.wait_for(asyncio.gather(first.wait(), second.wait()), 5) == [
+            None,
+            None,
+        ]
+        waiting = asyncio.ensure_future(first.next())
+        await asyncio.sleep(0.25)  # quiet ticks in between are not events
+        await bus.publish(channel, {"status": "running"})
+        assert await asyncio.wait_for(waiting, 5) == {"status": "running"}

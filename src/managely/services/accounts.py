@@ -427,9 +427,15 @@ async def get_user_by_email(email: str) -> User | None:
     return await User.get_or_none(email=normalize_email(email))
 
 
+# Every request of a signed-in user holds its permissions (an open SSE stream for as long as it
+# is open): users with the same roles share one set instead of each holding a fresh copy.
+_permission_sets: dict[frozenset[str], frozenset[str]] = {}
+
+
 async def permissions_of(user: User) -> frozenset[str]:
     roles = await Role.filter(user_roles__user=user).values_list("permissions", flat=True)
-    return frozenset(p for perms in roles for p in perms)
+    found = frozenset(p for perms in roles for p in perms)
+    return _permission_sets.setdefault(found, found)
 
 
 async def role_names(user: User) -> list[str]:

@@ -4,9 +4,12 @@ Redis pub/sub when ``MANAGELY_REDIS_URL`` is set (web processes and workers are 
 an in-process bus otherwise (``managely dev`` runs everything on one loop). Events only say
 "something changed": the subscriber re-reads the database, which is always written first.
 
-With Redis, every subscriber of a process shares one pub/sub connection (``_Fanout``): a
-watcher costs a queue, not a connection. One connection each would stop at the client's pool
-(100 by default) and Redis's client limit long before a web process runs out of room.
+A channel's subscribers in a process share one ``_Channel``: its latest event, the waiting
+subscribers' futures and one keepalive timer, so a waiting watcher costs one future, not a
+queue, a task and a timer (10,000 SSE watchers are 10,000 of them). A subscriber that was busy when
+several events came sees the latest once: readers re-read the database, so nothing is lost.
+With Redis, all channels of a process share one pub/sub connection (``_Fanout``); one each
+would stop at the client's pool (100 by default) long before a web process runs out of room.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,12 +26,88 @@ from redis.exceptions import RedisError
 from managely.redis_client import get_redis
 
 log = logging.getLogger(__name__)
-_local: dict[str, set[asyncio.Queue]] = defaultdict(set)
 RECONNECT_S = 1.0
+QUIET_S = 15.0  # a channel quiet this long wakes its waiters (SSE keepalives)
 
 
 def channel_for(kind: str, code: str) -> str:
     return f"managely:{kind}:{code}"
+
+
+class _Channel:
+    """One channel's latest event and the futures of the subscribers waiting for the next.
+
+    One timer per channel, not per subscriber, wakes the waiting ones when it has been quiet
+    for ``QUIET_S`` (an SSE stream sends a keepalive then). A wait costs one future.
+    """
+
+    __slots__ = ("event", "version", "waiters", "subscribers", "timer")
+
+    def __init__(self) -> None:
+        self.event: dict | None = None
+        self.version = 0
+        self.waiters: list[asyncio.Future] = []
+        self.subscribers = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def put(self, event: dict) -> None:
+        self.event, self.version = event, self.version + 1
+        self._wake(True)
+
+    def _quiet(self) -> None:
+        self.timer = None
+        self._wake(False)
+
+    def _wake(self, changed: bool) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():  # a subscriber that left (cancelled) is skipped
+                waiter.set_result(changed)
+
+    def waiter(self) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self.waiters.append(waiter)
+        if self.timer is None:
+            self.timer = loop.call_later(QUIET_S, self._quiet)
+        return waiter
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+class Events:
+    """A subscriber's view of its channel. ``await events.next()`` (or ``async for``) gives
+    the latest event it has not seen; ``await events.wait()`` gives it too, or ``None`` when
+    the channel was quiet for ``QUIET_S``. A wait that is cancelled loses nothing."""
+
+    __slots__ = ("channel", "seen")
+
+    def __init__(self, channel: _Channel) -> None:
+        self.channel, self.seen = channel, channel.version
+
+    def __aiter__(self) -> Events:
+        return self
+
+    async def __anext__(self) -> dict:
+        return await self.next()
+
+    async def next(self) -> dict:
+        while (event := await self.wait()) is None:
+            pass
+        return event
+
+    async def wait(self) -> dict | None:
+        channel = self.channel
+        if channel.version == self.seen and not await channel.waiter():
+            return None
+        self.seen = channel.version
+        return channel.event
+
+
+_local: dict[str, _Channel] = {}
 
 
 async def publish(channel: str, event: dict) -> None:
@@ -37,55 +115,46 @@ async def publish(channel: str, event: dict) -> None:
     if redis is not None:
         await redis.publish(channel, json.dumps(event))
         return
-    for queue in list(_local.get(channel, ())):
-        queue.put_nowait(event)
-
-
-class _Events:
-    """A subscriber's events. Not an async generator on purpose: a wait that times out (the
-    SSE keepalive) cancels only ``queue.get()``, and the next wait still works."""
-
-    def __init__(self, queue: asyncio.Queue) -> None:
-        self.queue = queue
-
-    def __aiter__(self) -> _Events:
-        return self
-
-    async def __anext__(self) -> dict:
-        return await self.queue.get()
+    if channel in _local:
+        _local[channel].put(event)
 
 
 class _Fanout:
-    """The process's Redis subscriptions on one connection, read by one task, handed out to
-    each local subscriber's queue. The connection closes when the last subscriber leaves."""
+    """The process's Redis subscriptions on one connection, read by one task, handed to the
+    channel's local subscribers. The connection closes when the last subscriber leaves."""
 
     def __init__(self, redis) -> None:
         self.redis = redis
-        self.queues: dict[str, set[asyncio.Queue]] = {}
+        self.channels: dict[str, _Channel] = {}
         self.pubsub = None
         self.reader: asyncio.Task | None = None
         self.lock = asyncio.Lock()
 
-    async def add(self, channel: str, queue: asyncio.Queue) -> None:
+    async def join(self, name: str) -> _Channel:
         async with self.lock:
             if self.pubsub is None:
                 self.pubsub = self.redis.pubsub()
-            if channel not in self.queues:
-                await self.pubsub.subscribe(channel)
-                self.queues[channel] = set()
-            self.queues[channel].add(queue)
+            channel = self.channels.get(name)
+            if channel is None:
+                await self.pubsub.subscribe(name)
+                channel = self.channels[name] = _Channel()
+            channel.subscribers += 1
             if self.reader is None:
                 self.reader = asyncio.create_task(self._read(self.pubsub))
+            return channel
 
-    async def remove(self, channel: str, queue: asyncio.Queue) -> None:
+    async def leave(self, name: str) -> None:
         async with self.lock:
-            waiting = self.queues.get(channel, set())
-            waiting.discard(queue)
-            if waiting or channel not in self.queues:
+            channel = self.channels.get(name)
+            if channel is None:
                 return
-            del self.queues[channel]
-            if self.queues:
-                await self.pubsub.unsubscribe(channel)
+            channel.subscribers -= 1
+            if channel.subscribers:
+                return
+            del self.channels[name]
+            channel.close()
+            if self.channels:
+                await self.pubsub.unsubscribe(name)
                 return
             reader, pubsub = self.reader, self.pubsub
             self.reader = self.pubsub = None
@@ -105,9 +174,9 @@ class _Fanout:
                 continue
             if message is None or message.get("type") != "message":
                 continue
-            event = json.loads(message["data"])
-            for queue in list(self.queues.get(message["channel"], ())):
-                queue.put_nowait(event)
+            channel = self.channels.get(message["channel"])
+            if channel is not None:
+                channel.put(json.loads(message["data"]))
 
 
 _fanouts: dict[int, _Fanout] = {}
@@ -121,22 +190,23 @@ def _fanout_for(redis) -> _Fanout:
 
 
 @asynccontextmanager
-async def subscribe(channel: str) -> AsyncIterator[AsyncIterator[dict]]:
+async def subscribe(name: str) -> AsyncIterator[Events]:
     """``async with subscribe(ch) as events: async for event in events: …``"""
-    queue: asyncio.Queue = asyncio.Queue()
     redis = get_redis()
     if redis is not None:
         fanout = _fanout_for(redis)
-        await fanout.add(channel, queue)
+        channel = await fanout.join(name)
         try:
-            yield _Events(queue)
+            yield Events(channel)
         finally:
-            await fanout.remove(channel, queue)
+            await fanout.leave(name)
         return
-    _local[channel].add(queue)
+    channel = _local.setdefault(name, _Channel())
+    channel.subscribers += 1
     try:
-        yield _Events(queue)
+        yield Events(channel)
     finally:
-        _local[channel].discard(queue)
-        if not _local[channel]:
-            _local.pop(channel, None)
+        channel.subscribers -= 1
+        if not channel.subscribers:
+            _local.pop(name, None)
+            channel.close()

@@ -515,6 +515,11 @@ async def get_operation_for_user(user, code: str, *, staff: bool = False) -> Saa
     return operation
 
 
+async def get_operation(operation_id: int) -> SaaSOperation:
+    """An operation its reader was already let see, read again (the live widget, each change)."""
+    return await SaaSOperation.get(id=operation_id)
+
+
 async def steps_of(operation: SaaSOperation) -> list[OperationStep]:
     return await OperationStep.filter(operation=operation).order_by("position")
 

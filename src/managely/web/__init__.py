@@ -199,9 +199,10 @@ def _register_hooks(app: Quart, settings: Settings) -> None:
         )
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        if response.mimetype != "text/event-stream":  # policies for what a browser shows
+            headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+            headers["Cross-Origin-Opener-Policy"] = "same-origin"
+            headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
         if request.scheme == "https" or settings.public_url.startswith("https://"):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if "text/html" in (response.content_type or ""):

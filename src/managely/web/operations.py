@@ -25,7 +25,6 @@ async def _operation(code: str):
 
 async def _context(operation, staff: bool) -> dict:
     """What the widget shows; staff also see the last log lines."""
-    await operation.refresh_from_db()
     logs = await operations.logs_of(operation) if staff else []
     await operation.fetch_related("launch")
     return {
@@ -55,14 +54,15 @@ async def widget(code: str):
 @bp.get("/operations/<code>/events")
 @login_required
 async def events(code: str):
-    operation = await _operation(code)
+    operation_id = (await _operation(code)).id  # 404 before the stream starts
     staff = _staff()  # read now: the stream runs after the view returns
 
     async def render() -> tuple[str, str, bool]:
-        context = await _context(operation, staff)
+        # Read afresh each time: a waiting stream keeps an id, not the rows it showed.
+        context = await _context(await operations.get_operation(operation_id), staff)
         html = await render_template("operations/_progress.html", **context)
         last = context["logs"][-1].seq if context["logs"] else 0
-        return html, f"{operation.progress}-{last}", not context["live"]
+        return html, f"{context['operation'].progress}-{last}", not context["live"]
 
     return stream(
         "progress",
