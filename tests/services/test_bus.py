@@ -51,7 +51,7 @@ async def test_a_busy_subscriber_gets_the_latest_event_once(database):
             await asyncio.wait_for(events.next(), timeout=0.3)
 
 
-async def test_streams_woken_by_one_event_share_one_render():
+async def test_streams_of_one_key_share_one_render_per_change(database):
     from managely.web import sse
 
     calls = []
@@ -59,16 +59,29 @@ async def test_streams_woken_by_one_event_share_one_render():
     async def render():
         calls.append(1)
         await asyncio.sleep(0)
-        return sse._Sent("progress", "<p>50 %</p>", "50-0", False)
+        return sse._Sent("progress", f"<p>{len(calls)} %</p>", f"{len(calls)}-0", False)
 
-    first, second = {"status": "running"}, {"status": "running"}
-    key = ("operation", "abc", False, "en", False)
-    together = await asyncio.gather(*(sse._render_once(key, first, render) for _ in range(50)))
-    assert len(calls) == 1 and all(sent is together[0] for sent in together)
-    assert together[0].frame == b"event: progress\nid: 50-0\ndata: <p>50 %</p>\n\n"
-    await sse._render_once(key, second, render)  # a later change is read again
-    await sse._render_once(("operation", "abc", True, "en", False), second, render)  # staff
-    assert len(calls) == 3 and sse._rendering == {}
+    channel = bus.channel_for("operation", "shared")
+    key = ("operation", "shared", False, "en", False)
+    groups = [await sse._join(key, lambda: bus.subscribe(channel), render) for _ in range(50)]
+    group = groups[0]
+    assert all(other is group for other in groups) and not calls  # nothing changed yet
+    seen = group.version
+    await bus.publish(channel, {"status": "running"})
+    woken = await asyncio.wait_for(asyncio.gather(*(group.next(seen) for _ in groups)), 5)
+    assert len(calls) == 1 and all(sent is woken[0][1] for _, sent in woken)
+    assert woken[0][1].frame == b"event: progress\nid: 1-0\ndata: <p>1 %</p>\n\n"
+    staff = await sse._join(
+        ("operation", "shared", True, "en", False), lambda: bus.subscribe(channel), render
+    )
+    assert staff is not group  # staff see more: a group of their own
+    sse._leave(("operation", "shared", True, "en", False), staff)
+    for _ in groups:
+        sse._leave(key, group)
+    assert sse._groups == {}
+    # The last to leave stops the group's task, and its subscription with it.
+    await asyncio.wait_for(asyncio.gather(group.task, return_exceptions=True), 5)
+    assert group.task.cancelled()
 
 
 async def test_a_quiet_channel_wakes_its_waiters_for_a_keepalive(database, monkeypatch):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 from quart import Response, stream_with_context
 
 from managely.services.bus import Events
+
+log = logging.getLogger(__name__)
 
 
 def _frame(event: str, data: str, event_id: str | None = None) -> bytes:
@@ -31,29 +34,86 @@ class _Sent:
         self.event_id, self.final = event_id, final
 
 
-# Renders in flight, shared by the streams that woke for the same event: every local subscriber
-# of a channel gets the same event object, so 10,000 watchers of 100 operations cost 100
-# renders per change, not 10,000. (share key, id(event)) -> (event, task)
-_rendering: dict[tuple, tuple[dict, asyncio.Task]] = {}
+class _Group:
+    """The streams sharing a key. One task follows the channel and renders each change once;
+    then each waiting stream's own future is woken with it: a stream costs one future per
+    change, and one going away cancels nothing but its own. 10,000 watchers of 100 operations
+    cost 100 renders per change, not 10,000."""
+
+    __slots__ = ("sent", "version", "waiters", "members", "task", "subscribed")
+
+    def __init__(self) -> None:
+        self.sent: _Sent | None = None
+        self.version = 0
+        self.waiters: list[asyncio.Future] = []
+        self.members = 0
+        self.task: asyncio.Task | None = None
+        self.subscribed = asyncio.get_running_loop().create_future()
+
+    def wake(self, changed: bool) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():  # a stream that went away
+                waiter.set_result(changed)
+
+    def put(self, sent: _Sent | None) -> None:
+        """A new render, or None when following the channel failed (the streams end)."""
+        self.sent, self.version = sent, self.version + 1
+        self.wake(True)
+
+    async def next(self, seen: int) -> tuple[int, _Sent | None] | None:
+        """(version, render) of the latest change after ``seen``; ``None`` after a quiet spell."""
+        if self.version == seen:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            if not await waiter:
+                return None
+        return self.version, self.sent
 
 
-async def _render_once(key: tuple, cause: dict, render: Callable[[], Awaitable[_Sent]]) -> _Sent:
-    """One render per (key, event); every stream woken by that event awaits the same one. It
-    started after the event arrived, so after the change it announces was written."""
-    slot = (key, id(cause))
-    entry = _rendering.get(slot)
-    if entry is None or entry[0] is not cause:
-        task = asyncio.ensure_future(render())
-        entry = _rendering[slot] = (cause, task)
+async def _follow(group: _Group, changes, ready: Callable[[], Awaitable[_Sent]]) -> None:
+    """Render after each change (so after the change it announces was written), until final."""
+    try:
+        async with changes() as events:
+            group.subscribed.set_result(None)
+            while True:
+                if await events.wait() is None:  # quiet: the streams send a keepalive
+                    group.wake(False)
+                    continue
+                sent = await ready()
+                group.put(sent)
+                if sent.final:
+                    return
+    except Exception as exc:  # noqa: BLE001 - logged; the streams end and browsers reconnect
+        log.exception("live stream: following its channel failed")
+        if not group.subscribed.done():
+            group.subscribed.set_exception(exc)
+        group.put(None)
 
-        def forget(done: asyncio.Task) -> None:
-            if _rendering.get(slot, (None, None))[1] is done:
-                del _rendering[slot]
 
-        task.add_done_callback(forget)
-    elif entry[1].done():
-        return entry[1].result()
-    return await asyncio.shield(entry[1])  # one stream going away must not cancel the render
+_groups: dict[object, _Group] = {}
+
+
+async def _join(key: object, changes, ready: Callable[[], Awaitable[_Sent]]) -> _Group:
+    group = _groups.get(key)
+    if group is None or group.task.done():  # none yet, or it ended (final) or failed
+        group = _groups[key] = _Group()
+        group.task = asyncio.ensure_future(_follow(group, changes, ready))
+    group.members += 1
+    try:
+        await asyncio.shield(group.subscribed)  # changes from now on reach the group
+    except BaseException:
+        _leave(key, group)
+        raise
+    return group
+
+
+def _leave(key: object, group: _Group) -> None:
+    group.members -= 1
+    if not group.members:
+        if _groups.get(key) is group:
+            del _groups[key]
+        group.task.cancel()
 
 
 def stream(
@@ -72,7 +132,7 @@ def stream(
     A reconnecting client that sends ``Last-Event-ID`` equal to the current id is not sent
     the same HTML again. Streams given the same ``share_key`` (which must hold everything the
     HTML depends on besides the object: locale, staff or not) share one render per event.
-    A waiting stream holds its request context, its channel's ``Events`` and a digest.
+    A waiting stream holds its request context, a digest and one future.
     """
 
     async def ready() -> _Sent:
@@ -80,25 +140,30 @@ def stream(
 
     @stream_with_context  # the body runs after the view returns: keep g and the request
     async def body() -> AsyncIterator[bytes]:
-        async with changes() as events:
-            sent = await ready()
+        key = object() if share_key is None else share_key
+        group = await _join(key, changes, ready)
+        try:
+            seen = group.version
+            sent = await ready()  # this client's own first render, after the subscription
             if not (last_event_id and sent.event_id == last_event_id):
                 yield sent.frame
             last = sent.digest
             while not sent.final:
-                cause = await events.wait()
-                if cause is None:  # quiet for a while: a comment keeps proxies from closing
+                latest = await group.next(seen)
+                if latest is None:  # quiet for a while: a comment keeps proxies from closing
                     yield b": keepalive\n\n"
                     continue
-                if share_key is None:
-                    sent = await ready()
-                else:
-                    sent = await _render_once(share_key, cause, ready)
+                seen, changed = latest
+                if changed is None:  # the group could not follow its channel
+                    return
+                sent = changed
                 if sent.digest != last:
                     yield sent.frame
                     last = sent.digest
             if close_event:
                 yield _frame(close_event, "", sent.event_id)
+        finally:
+            _leave(key, group)
 
     response = Response(body(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
