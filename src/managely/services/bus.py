@@ -34,42 +34,57 @@ def channel_for(kind: str, code: str) -> str:
     return f"managely:{kind}:{code}"
 
 
-class _Channel:
-    """One channel's latest event and the futures of the subscribers waiting for the next.
+class Latest:
+    """A value that changes and the futures of those waiting for its next change, each woken
+    with True (it changed) or False (a quiet spell: nothing new). A waiter costs one future,
+    and one that is cancelled (its reader went away) touches no other."""
 
-    One timer per channel, not per subscriber, wakes the waiting ones when it has been quiet
-    for ``QUIET_S`` (an SSE stream sends a keepalive then). A wait costs one future.
-    """
-
-    __slots__ = ("event", "version", "waiters", "subscribers", "timer")
+    __slots__ = ("value", "version", "waiters")
 
     def __init__(self) -> None:
-        self.event: dict | None = None
+        self.value = None
         self.version = 0
         self.waiters: list[asyncio.Future] = []
-        self.subscribers = 0
-        self.timer: asyncio.TimerHandle | None = None
 
-    def put(self, event: dict) -> None:
-        self.event, self.version = event, self.version + 1
-        self._wake(True)
+    def put(self, value) -> None:
+        self.value, self.version = value, self.version + 1
+        self.wake(True)
 
-    def _quiet(self) -> None:
-        self.timer = None
-        self._wake(False)
-
-    def _wake(self, changed: bool) -> None:
+    def wake(self, changed: bool) -> None:
         waiters, self.waiters = self.waiters, []
         for waiter in waiters:
-            if not waiter.done():  # a subscriber that left (cancelled) is skipped
+            if not waiter.done():  # its reader went away
                 waiter.set_result(changed)
 
     def waiter(self) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
+        waiter = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
+        return waiter
+
+    async def after(self, seen: int) -> bool:
+        """At once if it changed since version ``seen``; else wait: False after a quiet spell."""
+        return self.version != seen or await self.waiter()
+
+
+class _Channel(Latest):
+    """One channel's latest event. One timer per channel, not per subscriber, wakes the
+    waiting ones when it has been quiet for ``QUIET_S`` (an SSE stream sends a keepalive)."""
+
+    __slots__ = ("subscribers", "timer")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscribers = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def _quiet(self) -> None:
+        self.timer = None
+        self.wake(False)
+
+    def waiter(self) -> asyncio.Future:
+        waiter = super().waiter()
         if self.timer is None:
-            self.timer = loop.call_later(QUIET_S, self._quiet)
+            self.timer = asyncio.get_running_loop().call_later(QUIET_S, self._quiet)
         return waiter
 
     def close(self) -> None:
@@ -101,10 +116,10 @@ class Events:
 
     async def wait(self) -> dict | None:
         channel = self.channel
-        if channel.version == self.seen and not await channel.waiter():
+        if not await channel.after(self.seen):
             return None
         self.seen = channel.version
-        return channel.event
+        return channel.value
 
 
 _local: dict[str, _Channel] = {}

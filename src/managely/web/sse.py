@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 
 from quart import Response, stream_with_context
 
-from managely.services.bus import Events
+from managely.services.bus import Events, Latest
 
 log = logging.getLogger(__name__)
 
@@ -34,41 +34,25 @@ class _Sent:
         self.event_id, self.final = event_id, final
 
 
-class _Group:
-    """The streams sharing a key. One task follows the channel and renders each change once;
-    then each waiting stream's own future is woken with it: a stream costs one future per
-    change, and one going away cancels nothing but its own. 10,000 watchers of 100 operations
-    cost 100 renders per change, not 10,000."""
+class _Group(Latest):
+    """The streams sharing a key, and their latest render. One task follows the channel and
+    renders each change once, then wakes each waiting stream's own future with it (a stream
+    going away cancels nothing but its own). 10,000 watchers of 100 operations cost 100
+    renders per change, not 10,000. The value None means following the channel failed."""
 
-    __slots__ = ("sent", "version", "waiters", "members", "task", "subscribed")
+    __slots__ = ("members", "task", "subscribed")
 
     def __init__(self) -> None:
-        self.sent: _Sent | None = None
-        self.version = 0
-        self.waiters: list[asyncio.Future] = []
+        super().__init__()
         self.members = 0
         self.task: asyncio.Task | None = None
         self.subscribed = asyncio.get_running_loop().create_future()
 
-    def wake(self, changed: bool) -> None:
-        waiters, self.waiters = self.waiters, []
-        for waiter in waiters:
-            if not waiter.done():  # a stream that went away
-                waiter.set_result(changed)
-
-    def put(self, sent: _Sent | None) -> None:
-        """A new render, or None when following the channel failed (the streams end)."""
-        self.sent, self.version = sent, self.version + 1
-        self.wake(True)
-
     async def next(self, seen: int) -> tuple[int, _Sent | None] | None:
         """(version, render) of the latest change after ``seen``; ``None`` after a quiet spell."""
-        if self.version == seen:
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiters.append(waiter)
-            if not await waiter:
-                return None
-        return self.version, self.sent
+        if not await self.after(seen):
+            return None
+        return self.version, self.value
 
 
 async def _follow(group: _Group, changes, ready: Callable[[], Awaitable[_Sent]]) -> None:
