@@ -110,8 +110,9 @@ class Events:
         return await self.next()
 
     async def next(self) -> dict:
-        while (event := await self.wait()) is None:
-            pass
+        event = await self.wait()
+        while event is None:  # a quiet spell is not an event
+            event = await self.wait()
         return event
 
     async def wait(self) -> dict | None:
