@@ -115,8 +115,9 @@ def stream(
     tells the page's ``sse-close`` to stop: a browser would otherwise reconnect for ever.
     A reconnecting client that sends ``Last-Event-ID`` equal to the current id is not sent
     the same HTML again. Streams given the same ``share_key`` (which must hold everything the
-    HTML depends on besides the object: locale, staff or not) share one render per event.
-    A waiting stream holds its request context, a digest and one future.
+    HTML depends on besides the object: locale, staff or not) share one render per event; a
+    stream without one is a group of its own. A waiting stream holds its request context, a
+    digest and one future; its group, one task following the channel.
     """
 
     async def ready() -> _Sent:
