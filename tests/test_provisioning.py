@@ -177,7 +177,11 @@ async def provision_through_the_panel(alice_client, subdomain: str) -> Launch:
     assert 'sse-connect="' + progress_url + '/events"' in page
 
     # The SSE stream pushes the widget on every change and ends once the operation is final.
-    stream = await text(await alice_client.get(progress_url + "/events"))
+    # Asked for as a browser does, it goes on outside Quart's request after its first frame.
+    events = await alice_client.get(
+        progress_url + "/events", headers={"Accept": "text/event-stream"}
+    )
+    stream = await text(events)
     frames = [f for f in stream.split("\n\n") if f.startswith("event: progress")]
     seen = [int(p) for p in re.findall(r'data-progress="(\d+)"', stream)]
     assert seen == sorted(seen) and seen[-1] == 100, seen

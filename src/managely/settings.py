@@ -255,6 +255,7 @@ class Settings:
     clock_leader_ttl_s: int = 30
     synthetic_every_minutes: int = 30  # the synthetic trial check; 0: off
     synthetic_budget_s: int = 300  # a synthetic check slower than this raises an alert
+    web_requests_at_once: int = 32  # a web process works on so many; the others queue
 
     def oauth_provider(self, name: str) -> OAuthProvider | None:
         return next((p for p in self.oauth_providers if p.name == name), None)
@@ -318,6 +319,7 @@ def load(env: dict[str, str] | None = None) -> Settings:
         oauth_providers=_oauth_providers(env),
         geoip_db=_data_file(env, "GEOIP_DB"),
         trials_per_ip=_int(env, "TRIALS_PER_IP", 3, lo=1, hi=100_000),
+        web_requests_at_once=_int(env, "WEB_REQUESTS_AT_ONCE", 32, lo=1, hi=10_000),
         trial_ip_window_hours=_int(env, "TRIAL_IP_WINDOW_HOURS", 24, lo=1, hi=24 * 366),
         paypal=_paypal(env),
         alert_webhook_url=_url(env, "ALERT_WEBHOOK_URL", ("http", "https"), None),

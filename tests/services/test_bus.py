@@ -63,21 +63,35 @@ async def test_streams_of_one_key_share_one_render_per_change(database):
 
     channel = bus.channel_for("operation", "shared")
     key = ("operation", "shared", False, "en", False)
-    groups = [await sse._join(key, lambda: bus.subscribe(channel), render) for _ in range(50)]
-    group = groups[0]
-    assert all(other is group for other in groups) and not calls  # nothing changed yet
-    seen = group.version
+    clients = [
+        sse._Client(key, sse._join(key, lambda: bus.subscribe(channel), render), None)
+        for _ in range(50)
+    ]
+    group = clients[0].group
+    assert all(client.group is group for client in clients)
+    # The first frame too is one render, made once the group subscribed.
+    firsts = await asyncio.wait_for(asyncio.gather(*(c.first() for c in clients)), 5)
+    assert len(calls) == 1 and all(sent is firsts[0] for sent in firsts)
+    for client, sent in zip(clients, firsts, strict=True):
+        client.last = sent.digest
+    streams = [client.frames() for client in clients]
     await bus.publish(channel, {"status": "running"})
-    woken = await asyncio.wait_for(asyncio.gather(*(group.next(seen) for _ in groups)), 5)
-    assert len(calls) == 1 and all(sent is woken[0][1] for _, sent in woken)
-    assert woken[0][1].frame == b"event: progress\nid: 1-0\ndata: <p>1 %</p>\n\n"
-    staff = await sse._join(
+    frames = await asyncio.wait_for(asyncio.gather(*(anext(s) for s in streams)), 5)
+    assert len(calls) == 2 and all(frame is frames[0] for frame in frames)  # built once
+    assert frames[0] == b"event: progress\nid: 2-0\ndata: <p>2 %</p>\n\n"
+    # A stream joining later sends the group's latest render, made for no one else.
+    late = sse._Client(key, sse._join(key, lambda: bus.subscribe(channel), render), None)
+    assert (await late.first()).frame is frames[0] and len(calls) == 2
+    late.leave()
+    staff = sse._join(
         ("operation", "shared", True, "en", False), lambda: bus.subscribe(channel), render
     )
     assert staff is not group  # staff see more: a group of their own
     sse._leave(("operation", "shared", True, "en", False), staff)
-    for _ in groups:
-        sse._leave(key, group)
+    for stream, client in zip(streams, clients, strict=True):
+        await stream.aclose()
+        client.leave()
+        client.leave()  # once only
     assert sse._groups == {}
     # The last to leave stops the group's task, and its subscription with it.
     await asyncio.wait_for(asyncio.gather(group.task, return_exceptions=True), 5)

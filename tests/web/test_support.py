@@ -104,6 +104,10 @@ async def test_a_customer_reply_joins_the_thread(app, alice, alice_client):
     assert ticket.status == TicketStatus.PENDING_STAFF, "writing again reopens it"
 
 
+# What a browser's EventSource asks for: the stream goes on outside Quart's request (HandOff).
+EVENT_STREAM = {"Accept": "text/event-stream"}
+
+
 async def _read_frame(connection, timeout: float = 5.0) -> str:
     data = b""
     while not data.endswith(b"\n\n"):
@@ -115,7 +119,9 @@ async def test_a_staff_reply_emails_the_customer_once_and_reaches_the_open_page_
     app, alice, bob, alice_client, bob_client, smtp, run_jobs
 ):
     ticket, _ = await make_ticket(alice)
-    async with alice_client.client.request(f"/panel/support/{ticket.code}/events") as stream:
+    async with alice_client.client.request(
+        f"/panel/support/{ticket.code}/events", headers=EVENT_STREAM
+    ) as stream:
         await stream.send_complete()
         first = await _read_frame(stream)
         assert first.startswith("event: replies") and "It does not start." in first
@@ -148,7 +154,8 @@ async def test_the_stream_resumes_without_repeating_and_ends_when_closed(
     ticket, _ = await make_ticket(alice)
     latest = await TicketReply.get(ticket=ticket)
     async with alice_client.client.request(
-        f"/panel/support/{ticket.code}/events", headers={"Last-Event-ID": latest.code}
+        f"/panel/support/{ticket.code}/events",
+        headers={**EVENT_STREAM, "Last-Event-ID": latest.code},
     ) as stream:
         await stream.send_complete()
         closing = bob_client.post(
@@ -366,8 +373,10 @@ async def test_the_staff_thread_is_live_with_notes_and_the_customers_never_carri
     app, alice, bob, alice_client, bob_client
 ):
     ticket, _ = await make_ticket(alice)
-    customer = alice_client.client.request(f"/panel/support/{ticket.code}/events")
-    staff = bob_client.client.request(f"/admin/support/{ticket.code}/events")
+    customer = alice_client.client.request(
+        f"/panel/support/{ticket.code}/events", headers=EVENT_STREAM
+    )
+    staff = bob_client.client.request(f"/admin/support/{ticket.code}/events", headers=EVENT_STREAM)
     async with customer as customer_stream, staff as staff_stream:
         for stream in (customer_stream, staff_stream):
             await stream.send_complete()

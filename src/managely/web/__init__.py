@@ -17,7 +17,8 @@ from managely.services import accounts as accounts_service
 from managely.services import platform as platform_service
 from managely.services.errors import ServiceError
 from managely.settings import Settings, get_settings
-from managely.web import csrf, forms
+from managely.web import csrf, forms, sse
+from managely.web.admission import Admission
 from managely.web.auth import audit_impersonated_change, auth, load_user
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     _register_blueprints(app)
     _register_hooks(app, settings)
     _register_error_pages(app)
+    # Outermost first: an event stream goes on outside Quart's request (and its slot).
+    app.asgi_app = sse.HandOff(Admission(app.asgi_app, settings.web_requests_at_once))
     return app
 
 
