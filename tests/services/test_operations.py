@@ -49,6 +49,28 @@ operations.register(
 )
 
 
+class HookBroke(Exception):
+    pass
+
+
+async def _hook_writes_then_breaks(operation):
+    await SaaSOperation.filter(id=operation.id).update(result={"hook": "wrote"})
+    raise HookBroke
+
+
+operations.register(
+    OperationKind.BACKUP,
+    operations.OperationSpec(
+        script="steps.sh",
+        steps=["first", "second", "third"],
+        args=_args,
+        on_failure=_hook_writes_then_breaks,
+        timeout_s=30,
+    ),
+    variant="hook-breaks",
+)
+
+
 @pytest.fixture
 async def server(database, tmp_path):
     server = await servers.add_server(
@@ -111,6 +133,22 @@ async def test_a_failing_step_fails_readably_rolls_back_and_can_be_retried(
     assert operation.attempts == 2
     with pytest.raises(Exception, match="Only a failed or cancelled task can be retried"):
         await operations.retry(operation)
+
+
+async def test_a_failure_and_its_hook_are_one_transaction(server, tmp_path):
+    """The failed status and the kind's failure hook (a launch marked failed, an add-on
+    refunded) commit together: when the hook breaks, neither is written, and the operation
+    stays running under its lease for the reclaim to take back."""
+    operation = await operations.create(
+        OperationKind.BACKUP,
+        server=server,
+        params={"variant": "hook-breaks", "root": str(tmp_path / "site"), "fail_at": "second"},
+    )
+    with pytest.raises(HookBroke):
+        await operations.run(operation.id, "w1")
+    row = await SaaSOperation.get(id=operation.id)
+    assert (row.status, row.result, row.lease_owner) == (OperationStatus.RUNNING, {}, "w1")
+    assert row.error_detail == ""
 
 
 async def test_only_one_worker_claims_an_operation(server, tmp_path, run_jobs):

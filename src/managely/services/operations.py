@@ -263,14 +263,17 @@ async def _fail(operation: SaaSOperation, spec: OperationSpec, detail: str, step
     await OperationStep.filter(operation=operation, status=StepStatus.RUNNING).update(
         status=StepStatus.FAILED, finished_at=now(), message=detail[:500]
     )
-    await _finish(
-        operation,
-        OperationStatus.FAILED,
-        error_message=str(spec.failure_message),
-        error_detail=f"{step}: {detail}" if step else detail,
-    )
-    if spec.on_failure is not None:
-        await spec.on_failure(operation)
+    # One transaction, as on success: nobody sees the operation failed while its rows (a
+    # launch still provisioning, a paid add-on not yet refunded) say otherwise.
+    async with db.atomic():
+        await _finish(
+            operation,
+            OperationStatus.FAILED,
+            error_message=str(spec.failure_message),
+            error_detail=f"{step}: {detail}" if step else detail,
+        )
+        if spec.on_failure is not None:
+            await spec.on_failure(operation)
     await publish(operation)
     if operation.parent_id:
         await refresh_parent(operation.parent_id)
