@@ -45,6 +45,12 @@ async def test_a_busy_subscriber_gets_the_latest_event_once(database):
     async with bus.subscribe(channel) as events:
         for progress in (10, 20, 30):  # while it was rendering the last change
             await bus.publish(channel, {"progress": progress})
+
+        async def all_three_arrived() -> None:  # through Redis they arrive after publish returns
+            while events.channel.version - events.seen < 3:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(all_three_arrived(), timeout=5)
         latest = await asyncio.wait_for(events.next(), timeout=5)
         assert latest == {"progress": 30}
         with pytest.raises(TimeoutError):  # and not again
