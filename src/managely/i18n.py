@@ -89,6 +89,41 @@ def lazy_gettext(message: str, **variables: object) -> LazyProxy:
     return LazyProxy(gettext, message, enable_cache=False, **variables)
 
 
+class Stored:
+    """A message kept in the database untranslated (its catalog id and variables), so each
+    reader gets it in their own language: ``str()`` translates in the current locale.
+    Variables are strings (names, codes, an error from a host), never translated themselves."""
+
+    __slots__ = ("msgid", "variables")
+
+    def __init__(self, msgid: str, variables: dict[str, str] | None = None) -> None:
+        self.msgid, self.variables = msgid, dict(variables or {})
+
+    def __str__(self) -> str:
+        return gettext(self.msgid, **self.variables)
+
+    def __repr__(self) -> str:
+        return f"Stored({self.msgid!r}, {self.variables!r})"
+
+    def to_json(self) -> list:
+        return [self.msgid, self.variables]
+
+    @classmethod
+    def from_json(cls, value: object) -> Stored | None:
+        """The message a ``to_json`` value holds; None for anything else (an older row)."""
+        if not (isinstance(value, list | tuple) and len(value) == 2):
+            return None
+        msgid, variables = value
+        if not isinstance(msgid, str) or not isinstance(variables, dict):
+            return None
+        return cls(msgid, {str(k): str(v) for k, v in variables.items()})
+
+
+def stored(msgid: str, **variables: object) -> Stored:
+    """Mark ``msgid`` for the catalogs and keep it, with ``variables``, to translate later."""
+    return Stored(msgid, {name: str(value) for name, value in variables.items()})
+
+
 _ = gettext
 _l = lazy_gettext
 

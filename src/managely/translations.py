@@ -19,7 +19,7 @@ from managely.i18n import LOCALES, LOCALES_DIR
 ROOT = LOCALES_DIR.parent
 POT = LOCALES_DIR / "messages.pot"
 CFG = LOCALES_DIR / "babel.cfg"
-KEYWORDS = ["_", "_l", "gettext", "lazy_gettext", "ngettext:1,2"]
+KEYWORDS = ["_", "_l", "gettext", "lazy_gettext", "ngettext:1,2", "stored"]
 
 
 def _pybabel(*args: str) -> None:

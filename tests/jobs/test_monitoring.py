@@ -15,6 +15,7 @@ import pytest
 
 from managely import settings
 from managely.hosts.local import LocalDriver
+from managely.i18n import stored, use_locale
 from managely.jobs import clock
 from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
 from managely.models.platform import Alert, ClockRun, Heartbeat
@@ -80,6 +81,37 @@ async def test_an_alert_emails_ops_staff_once_while_it_stays_open(
     )
     await run_jobs()
     assert len(subjects(smtp, "dana@example.com")) == 2
+
+
+async def test_each_member_of_staff_reads_an_alert_in_their_language(
+    database, ops_admin, smtp, run_jobs
+):
+    hala = await make_user("hala@example.com", "admin", "Hala Admin")
+    hala.locale = "ar"
+    await hala.save()
+    await alerts.raise_alert(
+        "server_unhealthy",
+        "server:db-1",
+        stored("Server %(server)s is unhealthy", server="db-1"),
+        stored("Tick %(tick)s UTC: %(detail)s", tick="2026-11-25 03:00", detail="disk full"),
+    )
+    await run_jobs()
+    assert subjects(smtp, "dana@example.com") == ["Managely alert: Server db-1 is unhealthy"]
+    # The Arabic catalog's own words, around the name and the host's error left as they are.
+    assert subjects(smtp, "hala@example.com") == ["تنبيه من Managely: الخادم db-1 غير سليم"]
+    body = smtp.to("hala@example.com")[0].get_body(("plain",)).get_content()
+    assert "الدورة 2026-11-25 03:00 بالتوقيت العالمي: disk full" in body
+
+    alert = await Alert.get(key="server:db-1")
+    assert (alert.subject, alert.body) == (
+        "Server db-1 is unhealthy",  # the row's columns stay English: webhooks, logs
+        "Tick 2026-11-25 03:00 UTC: disk full",
+    )
+    with use_locale("ar"):
+        assert alert.subject_text == "الخادم db-1 غير سليم"
+    old = await Alert.create(kind="x", key="x:old", subject="Plain", body="text")
+    with use_locale("ar"):  # a row from before the message column reads as it was stored
+        assert (old.subject_text, old.body_text) == ("Plain", "text")
 
 
 async def test_alert_addresses_set_by_staff_replace_the_role_lookup(

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from managely import settings
+from managely.i18n import stored
 from managely.jobs import clock
 from managely.models.billing import Wallet
 from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
@@ -125,6 +126,20 @@ async def test_staff_see_heartbeats_tasks_alerts_and_the_synthetic_chart(app, ru
     assert (await Alert.get(key="backup:b1")).resolved_at is not None
     again = await browser.post("/admin/monitoring/alerts/resolve", {"key": "backup:b1"})
     assert again.status_code == 302  # a clear message, nothing changed
+
+
+async def test_staff_read_alerts_on_the_monitoring_page_in_their_language(app):
+    hala = await make_user("hala@example.com", "admin", "Hala Admin")
+    hala.locale = "ar"
+    await hala.save()
+    browser = Browser(app.test_client())
+    await browser.login(hala.email, PASSWORD)
+    await alerts.raise_alert(
+        "backup", "backup:acme", stored("Backup of %(site)s failed", site="acme"), "disk full"
+    )
+    page = await text(await browser.get("/admin/monitoring"))
+    assert "فشلت النسخة الاحتياطية لـ acme" in page and "disk full" in page
+    assert "Backup of acme failed" not in page
 
 
 async def test_support_staff_view_monitoring_but_cannot_resolve_alerts(app, bob, bob_client):

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
+from managely.i18n import Stored
 from managely.models.base import PublicModel, TimestampedModel
 
 
@@ -126,13 +127,16 @@ class Alert(TimestampedModel):
     """A message to staff (email through the outbox, and the webhook when one is set).
 
     ``key`` names the condition (``backup:<code>``, ``server:<name>``…): while an alert for a
-    key is open, the same condition does not send another one.
+    key is open, the same condition does not send another one. ``subject`` and ``body`` are
+    in English (webhooks, logs); ``message`` keeps them untranslated (``Stored`` values,
+    ``{"subject": …, "body": …}``), so each member of staff reads them in their language.
     """
 
     kind = fields.CharField(max_length=32)
     key = fields.CharField(max_length=128)
     subject = fields.CharField(max_length=255)
     body = fields.TextField(default="")
+    message = fields.JSONField(null=True)  # null on rows older than this column
     resolved_at = fields.DatetimeField(null=True)
     webhook_status = fields.CharField(max_length=16, default="")  # "", sent, failed
     webhook_error = fields.TextField(default="")
@@ -140,6 +144,19 @@ class Alert(TimestampedModel):
     class Meta:
         table = "alerts"
         indexes = (("key", "resolved_at"), ("kind",))
+
+    def _text(self, part: str) -> str:
+        message = Stored.from_json((self.message or {}).get(part))
+        return str(message) if message is not None else getattr(self, part)
+
+    @property
+    def subject_text(self) -> str:
+        """The subject in the current locale (the stored English for an older row)."""
+        return self._text("subject")
+
+    @property
+    def body_text(self) -> str:
+        return self._text("body")
 
 
 class SyntheticCheck(TimestampedModel):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from managely import db
+from managely.i18n import Stored, stored, use_locale
 from managely.models.accounts import Role, User, UserStatus
 from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
 from managely.models.platform import Alert
@@ -31,22 +32,27 @@ WEBHOOK_SETTING = "alert_webhook_url"  # a platform setting; MANAGELY_ALERT_WEBH
 WEBHOOK_TIMEOUT_S = 10
 
 
-async def raise_alert(kind: str, key: str, subject: str, body: str) -> Alert | None:
-    """Open an alert for ``key`` and notify staff; None if one is open already (or on error)."""
+async def raise_alert(
+    kind: str, key: str, subject: str | Stored, body: str | Stored
+) -> Alert | None:
+    """Open an alert for ``key`` and notify staff; None if one is open already (or on error).
+
+    ``subject`` and ``body`` given as ``stored(…)`` reach each recipient in their language."""
+    texts = {"subject": subject, "body": body}
+    message = {part: text.to_json() for part, text in texts.items() if isinstance(text, Stored)}
     try:
         async with db.atomic():
             if await Alert.exists(key=key, resolved_at=None):
                 return None
+            with use_locale(None):  # the row's own columns: English, for webhooks and logs
+                english = str(subject)[:255], str(body)
             alert = await Alert.create(
-                kind=kind[:32], key=key[:128], subject=subject[:255], body=body
+                kind=kind[:32], key=key[:128], subject=english[0], body=english[1], message=message
             )
             for email, locale in await recipients():
-                await queue_email(
-                    email,
-                    "alert",
-                    {"kind": alert.kind, "subject": alert.subject, "body": alert.body},
-                    locale,
-                )
+                with use_locale(locale):
+                    mine = {"subject": alert.subject_text[:255], "body": alert.body_text}
+                await queue_email(email, "alert", {"kind": alert.kind, **mine}, locale)
             if await webhook_url():
                 enqueue("alerts.webhook", alert.id)
         log.warning("alert %s (%s): %s", key, kind, subject)
@@ -153,9 +159,18 @@ async def sweep() -> dict[str, int]:
         await raise_alert(
             "stuck_operation",
             key,
-            f"Operation {operation.kind.value} {operation.code} is stuck ({operation.status.value})",
-            f"Created {operation.created_at:%Y-%m-%d %H:%M} UTC; step "
-            f"{operation.current_step or '-'}; attempts {operation.attempts}.",
+            stored(
+                "Operation %(kind)s %(code)s is stuck (%(status)s)",
+                kind=operation.kind.value,
+                code=operation.code,
+                status=operation.status.value,
+            ),
+            stored(
+                "Created %(created)s UTC; step %(step)s; attempts %(attempts)s.",
+                created=f"{operation.created_at:%Y-%m-%d %H:%M}",
+                step=operation.current_step or "-",
+                attempts=operation.attempts,
+            ),
         )
     for alert in await Alert.filter(kind="stuck_operation", resolved_at=None):
         if alert.key not in stuck_keys:
@@ -174,7 +189,7 @@ async def sweep() -> dict[str, int]:
         await raise_alert(
             "backup_failed",
             key,
-            f"{operation.kind.value} {operation.code} failed",
+            stored("%(kind)s %(code)s failed", kind=operation.kind.value, code=operation.code),
             operation.error_detail or operation.error_message,
         )
 
@@ -185,8 +200,12 @@ async def sweep() -> dict[str, int]:
             await raise_alert(
                 "task_failed",
                 key,
-                f"Scheduled task {task} failed",
-                f"Tick {run.tick:%Y-%m-%d %H:%M} UTC: {run.detail}",
+                stored("Scheduled task %(task)s failed", task=task),
+                stored(
+                    "Tick %(tick)s UTC: %(detail)s",
+                    tick=f"{run.tick:%Y-%m-%d %H:%M}",
+                    detail=run.detail,
+                ),
             )
         elif run.status == "done":
             await resolve(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 
 from managely.hosts.base import ScriptRun
-from managely.i18n import gettext as _
+from managely.i18n import stored
 from managely.models.launches import Backup, BackupStatus, Launch, LaunchStatus
 from managely.models.operations import OperationKind, SaaSOperation
 from managely.models.servers import Server
@@ -83,13 +83,13 @@ async def _drill_alert(backup: Backup, reason: str) -> None:
     await alerts.raise_alert(
         "backup",
         drill_key(backup.launch),
-        _("Restore drill of %(site)s failed", site=site),
-        _(
+        stored("Restore drill of %(site)s failed", site=site),
+        stored(
             "The backup %(code)s of %(site)s could not be restored: %(reason)s",
             code=backup.code,
             site=site,
             reason=reason,
-        ),  # fmt: skip
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 from managely import db
 from managely.hosts.base import ScriptRun
-from managely.i18n import gettext as _
+from managely.i18n import stored
 from managely.models.launches import Backup, BackupKind, BackupStatus, Launch, LaunchStatus
 from managely.models.operations import OperationKind, OperationStatus, SaaSOperation
 from managely.models.servers import HostDriver, Server, ServerStatus
@@ -124,13 +124,13 @@ async def fail_backup(backup_id: int, reason: str) -> None:
     await alerts.raise_alert(
         "backup",
         alert_key(backup.launch),
-        _("Backup of %(site)s failed", site=site),
-        _(
+        stored("Backup of %(site)s failed", site=site),
+        stored(
             "The backup %(code)s of %(site)s failed: %(reason)s",
             code=backup.code,
             site=site,
             reason=reason,
-        ),  # fmt: skip
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from managely.hosts.base import HostError, UnsafeArgument
+from managely.i18n import stored
 from managely.models.platform import Alert, Heartbeat
 from managely.models.servers import Server, ServerHealthSample, ServerStatus
 from managely.services import alerts
@@ -130,9 +131,14 @@ async def _failed(server: Server, at: datetime, problem: str) -> None:
         await alerts.raise_alert(
             "server_unhealthy",
             f"server:{server.name}",
-            f"Server {server.name} is unhealthy",
-            f"{server.consecutive_failures} health checks failed in a row; "
-            f"status {server.status.value}. Last error: {problem}",
+            stored("Server %(server)s is unhealthy", server=server.name),
+            stored(
+                "%(failures)s health checks failed in a row; status %(status)s. "
+                "Last error: %(error)s",
+                failures=server.consecutive_failures,
+                status=server.status.value,
+                error=problem,
+            ),
         )
 
 

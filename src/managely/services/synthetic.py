@@ -23,6 +23,7 @@ import httpx
 from managely import crypto, i18n
 from managely.i18n import gettext as _
 from managely.i18n import lazy_gettext as _l
+from managely.i18n import stored
 from managely.models.accounts import User
 from managely.models.catalog import Package
 from managely.models.launches import Launch, LaunchStatus
@@ -201,9 +202,16 @@ async def _tell(check: SyntheticCheck, budget_s: int) -> None:
         await alerts.raise_alert(
             "synthetic_failed",
             ALERT_FAILED,
-            f"The synthetic trial check failed at {check.stage}",
-            f"Started {check.started_at:%Y-%m-%d %H:%M:%S} UTC, stopped after {seconds:.1f} s "
-            f"at {check.stage} (site {check.launch_code or '-'}): {check.error}",
+            stored("The synthetic trial check failed at %(stage)s", stage=check.stage),
+            stored(
+                "Started %(started)s UTC, stopped after %(seconds)s s at %(stage)s "
+                "(site %(site)s): %(error)s",
+                started=f"{check.started_at:%Y-%m-%d %H:%M:%S}",
+                seconds=f"{seconds:.1f}",
+                stage=check.stage,
+                site=check.launch_code or "-",
+                error=check.error,
+            ),
         )
         return
     await alerts.resolve(ALERT_FAILED)
@@ -211,8 +219,16 @@ async def _tell(check: SyntheticCheck, budget_s: int) -> None:
         await alerts.raise_alert(
             "synthetic_slow",
             ALERT_SLOW,
-            f"The synthetic trial check took {seconds:.0f} s (budget {budget_s} s)",
-            f"Started {check.started_at:%Y-%m-%d %H:%M:%S} UTC, site {check.launch_code}.",
+            stored(
+                "The synthetic trial check took %(seconds)s s (budget %(budget)s s)",
+                seconds=f"{seconds:.0f}",
+                budget=budget_s,
+            ),
+            stored(
+                "Started %(started)s UTC, site %(site)s.",
+                started=f"{check.started_at:%Y-%m-%d %H:%M:%S}",
+                site=check.launch_code,
+            ),
         )
     else:
         await alerts.resolve(ALERT_SLOW)
