@@ -48,7 +48,7 @@ async def test_a_busy_subscriber_gets_the_latest_event_once(database):
 
         async def all_three_arrived() -> None:  # through Redis they arrive after publish returns
             while events.channel.version - events.seen < 3:
-                await asyncio.sleep(0.01)
+                await events.channel.waiter()
 
         await asyncio.wait_for(all_three_arrived(), timeout=5)
         latest = await asyncio.wait_for(events.next(), timeout=5)

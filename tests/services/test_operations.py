@@ -4,6 +4,7 @@ and leases reclaimed after a worker dies."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,17 +37,14 @@ async def _secrets(operation):
     return {"TOKEN": "hunter2-secret"}
 
 
-operations.register(
-    OperationKind.BACKUP,
-    operations.OperationSpec(
-        script="steps.sh",
-        steps=["first", "second", "third"],
-        args=_args,
-        secrets=_secrets,
-        timeout_s=30,
-    ),
-    variant="test",
+STEPS = operations.OperationSpec(
+    script="steps.sh",
+    steps=["first", "second", "third"],
+    args=_args,
+    secrets=_secrets,
+    timeout_s=30,
 )
+operations.register(OperationKind.BACKUP, STEPS, variant="test")
 
 
 class HookBroke(Exception):
@@ -60,13 +58,7 @@ async def _hook_writes_then_breaks(operation):
 
 operations.register(
     OperationKind.BACKUP,
-    operations.OperationSpec(
-        script="steps.sh",
-        steps=["first", "second", "third"],
-        args=_args,
-        on_failure=_hook_writes_then_breaks,
-        timeout_s=30,
-    ),
+    dataclasses.replace(STEPS, on_failure=_hook_writes_then_breaks),
     variant="hook-breaks",
 )
 
