@@ -55,7 +55,7 @@ async def raise_alert(
                 await queue_email(email, "alert", {"kind": alert.kind, **mine}, locale)
             if await webhook_url():
                 enqueue("alerts.webhook", alert.id)
-        log.warning("alert %s (%s): %s", key, kind, subject)
+        log.warning("alert %s (%s): %s", key, kind, alert.subject)  # the English text
         return alert
     except Exception:  # noqa: BLE001 - an alert must never break the job that raised it
         log.exception("could not raise the alert %s: %s", key, subject)
